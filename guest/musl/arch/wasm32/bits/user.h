@@ -1,0 +1,1 @@
+/* wasm32 has no ptrace user area. */
