@@ -1,0 +1,145 @@
+//! Runs the translator and Cranelift over every defined function, in
+//! parallel, and collects machine code, relocations and trap sites.
+
+use crate::abi::{trap_from_code, TargetAbi};
+use crate::error::{CompileError, Location, Result};
+use crate::module_info::ModuleInfo;
+use crate::translate::{translate_function, TranslateEnv};
+use crate::CompileOptions;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, UserExternalName};
+use cranelift_codegen::isa::TargetIsa;
+use cranelift_codegen::Context;
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_module::{FuncId, ModuleReloc};
+use rayon::prelude::*;
+use w2native_environ::{ModuleDesc, TrapSite};
+
+/// Machine code of one defined function.
+pub struct CompiledFunction {
+    pub bytes: Vec<u8>,
+    pub alignment: u64,
+    /// Relocations; calls to defined function `i` target `FuncId` `i`.
+    pub relocs: Vec<ModuleReloc>,
+}
+
+pub struct CompiledModule {
+    /// Descriptor with `func_sizes` and `trap_sites` filled in.
+    pub desc: ModuleDesc,
+    pub functions: Vec<CompiledFunction>,
+}
+
+pub fn compile_functions(
+    info: ModuleInfo<'_>,
+    isa: &dyn TargetIsa,
+    opts: &CompileOptions,
+) -> Result<CompiledModule> {
+    let ModuleInfo {
+        mut desc,
+        functions,
+    } = info;
+    let abi = TargetAbi::new(isa);
+    let env = TranslateEnv {
+        desc: &desc,
+        offsets: desc.offsets(abi.pointer_bytes()),
+        abi,
+        bounds: opts.bounds,
+    };
+
+    let results: Vec<Result<(CompiledFunction, Vec<TrapSite>)>> = functions
+        .into_par_iter()
+        .enumerate()
+        .map_init(
+            || (FunctionBuilderContext::new(), Context::new()),
+            |(builder_ctx, ctx), (i, input)| {
+                let def_index = i as u32;
+                let func = translate_function(&env, def_index, input, builder_ctx)?;
+                compile_one(isa, ctx, func, def_index, &env, opts.verify)
+            },
+        )
+        .collect();
+
+    let mut compiled = Vec::with_capacity(results.len());
+    for r in results {
+        let (f, traps) = r?;
+        desc.func_sizes.push(f.bytes.len() as u32);
+        desc.trap_sites.extend(traps);
+        compiled.push(f);
+    }
+    desc.trap_sites.sort();
+    Ok(CompiledModule {
+        desc,
+        functions: compiled,
+    })
+}
+
+fn compile_one(
+    isa: &dyn TargetIsa,
+    ctx: &mut Context,
+    func: ir::Function,
+    def_index: u32,
+    env: &TranslateEnv<'_>,
+    verify: bool,
+) -> Result<(CompiledFunction, Vec<TrapSite>)> {
+    let func_index = env.desc.num_imported_funcs + def_index;
+    let loc = || Location {
+        module: String::new(),
+        func: Some((func_index, env.desc.func_names[func_index as usize].clone())),
+        offset: None,
+    };
+    ctx.clear();
+    ctx.func = func;
+    if verify {
+        if let Err(errors) = cranelift_codegen::verify_function(&ctx.func, isa) {
+            return Err(CompileError::Codegen {
+                loc: loc(),
+                message: format!("IR verifier: {errors}"),
+            });
+        }
+    }
+    ctx.compile(isa, &mut ControlPlane::default())
+        .map_err(|e| CompileError::Codegen {
+            loc: loc(),
+            message: format!("{:?}", e.inner),
+        })?;
+    let code = ctx.compiled_code().expect("compiled above");
+    let bytes = code.code_buffer().to_vec();
+    let alignment = code.buffer.alignment as u64;
+    let traps = code
+        .buffer
+        .traps()
+        .iter()
+        .map(|t| {
+            let trap = trap_from_code(t.code).ok_or_else(|| CompileError::Codegen {
+                loc: loc(),
+                message: format!("unknown trap code {:?}", t.code),
+            })?;
+            Ok(TrapSite {
+                func: def_index,
+                offset: t.offset,
+                code: trap as u8,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let relocs = code
+        .buffer
+        .relocs()
+        .iter()
+        // Direct calls name defined function `i` as user name (0, i), which is
+        // exactly its FuncId in the object writer.
+        .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, FuncId::from_u32(def_index)))
+        .collect();
+    Ok((
+        CompiledFunction {
+            bytes,
+            alignment,
+            relocs,
+        },
+        traps,
+    ))
+}
+
+/// The external name of a direct call to defined function `def_index`.
+pub fn defined_func_name(def_index: u32) -> UserExternalName {
+    UserExternalName::new(0, def_index)
+}

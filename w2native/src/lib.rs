@@ -1,0 +1,101 @@
+//! w2native: an ahead-of-time WebAssembly to native compiler on Cranelift.
+//!
+//! Input: a wasm module. Output: a relocatable object whose functions take a
+//! `vmctx` pointer (layout in `w2native-environ`), plus a serialized module
+//! descriptor; [`link`] turns objects into an executable with the
+//! `runtime-support` library. The compiler knows nothing about Linux or the
+//! guest: the Linux image is just two modules linked with a different entry.
+//!
+//! Pipeline: [`module_info`] (parse + validate module sections) ->
+//! [`translate`] (per function, in parallel) -> [`codegen`] (Cranelift) ->
+//! [`emit`] (object file) -> [`link`] (system linker).
+//!
+//! If you want a JIT or an embedding API, use wasmtime instead.
+
+pub mod abi;
+pub mod codegen;
+pub mod emit;
+pub mod error;
+pub mod link;
+pub mod module_info;
+pub mod target;
+pub mod translate;
+
+pub use error::{CompileError, Location};
+pub use target::Target;
+
+/// How linear-memory accesses are kept in bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BoundsMode {
+    /// No checks in code; the runtime reserves the whole 32-bit space plus a
+    /// guard region, so an out-of-bounds access faults and becomes a trap.
+    #[default]
+    Guard,
+    /// Compare against the current memory length before every access.
+    Explicit,
+    /// No checks and no trap metadata: only for trusted code.
+    None,
+}
+
+/// What to compile and how.
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    pub target: Target,
+    pub bounds: BoundsMode,
+    /// Symbol namespace (`w2n_<namespace>_...`); see `environ::symbols`.
+    pub namespace: String,
+    /// Module name used in trap messages and errors.
+    pub module_name: String,
+    /// Run Cranelift's IR verifier (slow; on in debug builds).
+    pub verify: bool,
+}
+
+impl CompileOptions {
+    pub fn new(target: Target, namespace: &str, module_name: &str) -> Self {
+        CompileOptions {
+            target,
+            bounds: BoundsMode::default(),
+            namespace: namespace.to_string(),
+            module_name: module_name.to_string(),
+            verify: cfg!(debug_assertions),
+        }
+    }
+}
+
+/// Statistics reported by `--stats`.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub functions: usize,
+    pub code_bytes: usize,
+    pub trap_sites: usize,
+}
+
+/// Compiles one module to a relocatable object (bytes of an ELF file).
+pub fn compile_module(
+    wasm: &[u8],
+    opts: &CompileOptions,
+) -> Result<(Vec<u8>, Stats), CompileError> {
+    let info = module_info::ModuleInfo::parse(wasm, &opts.module_name)
+        .map_err(|e| e.in_module(&opts.module_name))?;
+    let isa = opts.target.isa().map_err(|message| CompileError::Codegen {
+        loc: Location::default(),
+        message,
+    })?;
+    let compiled = codegen::compile_functions(info, &*isa, opts)
+        .map_err(|e| e.in_module(&opts.module_name))?;
+    let stats = Stats {
+        functions: compiled.functions.len(),
+        code_bytes: compiled.functions.iter().map(|f| f.bytes.len()).sum(),
+        trap_sites: compiled.desc.trap_sites.len(),
+    };
+    let object = emit::emit_module(isa, &compiled, &opts.namespace).map_err(|message| {
+        CompileError::Codegen {
+            loc: Location {
+                module: opts.module_name.clone(),
+                ..Location::default()
+            },
+            message,
+        }
+    })?;
+    Ok((object, stats))
+}

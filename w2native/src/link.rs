@@ -1,0 +1,113 @@
+//! Links compiled objects with the runtime library into an executable, using
+//! the system C compiler driver (for x86_64) or Debian's cross gcc.
+//!
+//! Outputs are linked statically so they run anywhere, including under
+//! qemu-user without a sysroot.
+
+use crate::Target;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// File name of the runtime static library.
+pub const RUNTIME_LIB: &str = "libruntime_support.a";
+
+/// Where the runtime library for `target` is looked for, in order:
+/// `$W2NATIVE_RUNTIME_DIR/<triple>/`, `$W2NATIVE_RUNTIME_DIR/`, then next to
+/// the w2native executable as cargo lays out a workspace build
+/// (`target/release/` for the host, `target/<triple>/release/` for cross).
+pub fn runtime_candidates(target: Target) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os("W2NATIVE_RUNTIME_DIR") {
+        let dir = PathBuf::from(dir);
+        dirs.push(dir.join(target.rust_triple()));
+        dirs.push(dir);
+    }
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        // target/<profile>/w2native, or target/<profile>/deps/<test> for tests.
+        for dir in [exe_dir.clone(), exe_dir.join("..")] {
+            let profile = dir.file_name().map(|p| p.to_os_string());
+            if let (Some(profile), Some(target_dir)) = (profile, dir.parent()) {
+                dirs.push(target_dir.join(target.rust_triple()).join(&profile));
+            }
+            if target == Target::host() {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs.into_iter().map(|d| d.join(RUNTIME_LIB)).collect()
+}
+
+pub fn find_runtime(target: Target) -> Result<PathBuf, String> {
+    let candidates = runtime_candidates(target);
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        format!(
+            "runtime library for {target} not found (looked for {}); build it with `cargo xtask runtime --target {target}` or set W2NATIVE_RUNTIME_DIR",
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// The C compiler driver used as linker for `target`.
+pub fn linker(target: Target) -> String {
+    if target == Target::host() {
+        std::env::var("CC").unwrap_or_else(|_| "cc".to_string())
+    } else {
+        format!("{}-gcc", target.gnu_prefix())
+    }
+}
+
+/// Links `objects` with the runtime into `output`. The executable is written
+/// to a temporary file next to `output` and renamed, so a failed link never
+/// leaves a partial output behind.
+pub fn link_executable(objects: &[PathBuf], target: Target, output: &Path) -> Result<(), String> {
+    let runtime = find_runtime(target)?;
+    let cc = linker(target);
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".w2native-link-")
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot write output {}: {e}", output.display()))?;
+    let mut cmd = Command::new(&cc);
+    cmd.arg("-static")
+        .arg("-o")
+        .arg(tmp.path())
+        .args(objects)
+        .arg(&runtime)
+        .args(["-lpthread", "-lm", "-ldl", "-lrt", "-lc"]);
+    let out = cmd.output().map_err(|e| {
+        format!(
+            "cannot run linker `{cc}`: {e} (install Debian package {})",
+            target.gcc_package()
+        )
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr
+            .lines()
+            .find(|l| l.contains("error") || l.contains("undefined"))
+            .unwrap_or_else(|| stderr.lines().next().unwrap_or("no output"));
+        return Err(format!("linking {} failed: {first}", output.display()));
+    }
+    tmp.persist(output)
+        .map_err(|e| format!("cannot write output {}: {}", output.display(), e.error))?;
+    set_executable(output)
+}
+
+fn set_executable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut perms = std::fs::metadata(path)
+        .map_err(|e| e.to_string())?
+        .permissions();
+    perms.set_mode(0o755);
+    std::fs::set_permissions(path, perms).map_err(|e| format!("{}: {e}", path.display()))
+}

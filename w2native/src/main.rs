@@ -1,0 +1,230 @@
+//! The `w2native` command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+use w2native::{compile_module, emit, link, BoundsMode, CompileOptions, Target};
+
+const EXAMPLES: &str = "\
+Examples:
+  w2native build hello.wasm -o hello              native executable for this machine
+  w2native build --target aarch64 app.wasm -o app  cross-compile (runtime for aarch64 needed)
+  w2native compile app.wasm -o app.o               object file only
+  w2native build --bounds explicit --stats app.wasm -o app
+  w2native targets                                 list targets and whether each is ready";
+
+#[derive(Parser)]
+#[command(name = "w2native", version, about = "Ahead-of-time WebAssembly to native compiler", after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct CodegenArgs {
+    /// Target architecture: x86_64, aarch64 or riscv64.
+    #[arg(long, default_value_t = Target::host())]
+    target: Target,
+    /// How memory accesses are kept in bounds.
+    #[arg(long, value_enum, default_value_t = Bounds::Guard)]
+    bounds: Bounds,
+    /// Print function count, code size and compile time to stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Run the Cranelift IR verifier on every function.
+    #[arg(long)]
+    verify: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a wasm command module (WASI `_start`) into a native executable.
+    Build {
+        input: PathBuf,
+        /// Output executable.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// `exe` (default) or `obj` (stop after the module object).
+        #[arg(long, value_enum, default_value_t = Emit::Exe)]
+        emit: Emit,
+        #[command(flatten)]
+        codegen: CodegenArgs,
+    },
+    /// Compile a wasm module into a relocatable object only.
+    Compile {
+        input: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Symbol namespace: symbols are named `w2n_<namespace>_...`.
+        #[arg(long, default_value = "app")]
+        namespace: String,
+        #[command(flatten)]
+        codegen: CodegenArgs,
+    },
+    /// List targets and whether their runtime and linker are installed.
+    Targets,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Bounds {
+    /// Guard pages: no checks in code (default on 64-bit hosts).
+    Guard,
+    /// Compare and trap before every access.
+    Explicit,
+    /// No checks at all: trusted code only.
+    None,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    Exe,
+    Obj,
+}
+
+impl From<Bounds> for BoundsMode {
+    fn from(b: Bounds) -> Self {
+        match b {
+            Bounds::Guard => BoundsMode::Guard,
+            Bounds::Explicit => BoundsMode::Explicit,
+            Bounds::None => BoundsMode::None,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Build {
+            input,
+            output,
+            emit,
+            codegen,
+        } => {
+            let object = compile_file(&input, "app", &codegen)?;
+            if emit == Emit::Obj {
+                return write_atomically(&output, &object);
+            }
+            let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+            let module_o = dir.path().join("module.o");
+            let entry_o = dir.path().join("entry.o");
+            std::fs::write(&module_o, &object).map_err(|e| e.to_string())?;
+            let isa = codegen.target.isa()?;
+            let entry = emit::emit_entry(
+                isa,
+                "w2n_main",
+                &[w2native_environ::symbols::module_record("app")],
+            )?;
+            std::fs::write(&entry_o, entry).map_err(|e| e.to_string())?;
+            let start = Instant::now();
+            link::link_executable(&[module_o, entry_o], codegen.target, &output)?;
+            if codegen.stats {
+                eprintln!("link: {:.3}s", start.elapsed().as_secs_f64());
+            }
+            Ok(())
+        }
+        Command::Compile {
+            input,
+            output,
+            namespace,
+            codegen,
+        } => {
+            if !w2native_environ::symbols::valid_namespace(&namespace) {
+                return Err(format!(
+                    "invalid namespace `{namespace}`: use letters, digits and `_`"
+                ));
+            }
+            let object = compile_file(&input, &namespace, &codegen)?;
+            write_atomically(&output, &object)
+        }
+        Command::Targets => {
+            for target in Target::ALL {
+                let runtime = link::find_runtime(target);
+                let linker = link::linker(target);
+                let has_linker = which(&linker);
+                let ready = runtime.is_ok() && has_linker;
+                println!(
+                    "{:<8} {:<10} runtime: {:<60} linker: {}",
+                    target.name(),
+                    if ready { "ready" } else { "not ready" },
+                    runtime
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| "missing (cargo xtask runtime --target ...)".into()),
+                    if has_linker {
+                        linker
+                    } else {
+                        format!(
+                            "{linker} missing (apt-get install {})",
+                            target.gcc_package()
+                        )
+                    }
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn compile_file(input: &Path, namespace: &str, codegen: &CodegenArgs) -> Result<Vec<u8>, String> {
+    let wasm = std::fs::read(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let name = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "module".into());
+    let mut opts = CompileOptions::new(codegen.target, namespace, &name);
+    opts.bounds = codegen.bounds.into();
+    opts.verify = codegen.verify;
+    let start = Instant::now();
+    let (object, stats) = compile_module(&wasm, &opts).map_err(|e| {
+        // Errors carry the module name; show the path the user gave instead.
+        let mut e = e.to_string();
+        if e.starts_with(&name) {
+            e = format!("{}{}", input.display(), &e[name.len()..]);
+        }
+        e
+    })?;
+    if codegen.stats {
+        eprintln!(
+            "{}: {} functions, {} bytes of code, {} trap sites, compiled in {:.3}s",
+            input.display(),
+            stats.functions,
+            stats.code_bytes,
+            stats.trap_sites,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(object)
+}
+
+/// Writes via a temporary file and rename: never a partial output.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".w2native-")
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tmp.write_all(bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
