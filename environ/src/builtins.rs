@@ -30,11 +30,14 @@ macro_rules! foreach_builtin {
             table_copy(vmctx: vmctx, dst_table: i32, src_table: i32, dst: i32, src: i32, len: i32) -> i32;
             table_init(vmctx: vmctx, table: i32, seg: i32, dst: i32, src: i32, len: i32) -> i32;
             elem_drop(vmctx: vmctx, seg: i32) -> i32;
-            // Returns 0 "ok", 1 "not-equal", 2 "timed-out", or -1 when the
-            // memory is not shared (compiled code traps).
+            // Returns 0 "ok", 1 "not-equal", 2 "timed-out", or a negative
+            // status on which compiled code traps: -1 memory not shared
+            // (AtomicWaitNonShared), -2 address out of bounds
+            // (MemoryOutOfBounds), -3 address misaligned (HeapMisaligned).
             memory_atomic_wait32(vmctx: vmctx, addr: i32, expected: i32, timeout_ns: i64) -> i32;
             memory_atomic_wait64(vmctx: vmctx, addr: i32, expected: i64, timeout_ns: i64) -> i32;
-            // Returns the number of waiters woken.
+            // Returns the number of waiters woken (0 on unshared memory), or
+            // -2 / -3 as for wait.
             memory_atomic_notify(vmctx: vmctx, addr: i32, count: i32) -> i32;
         }
     };

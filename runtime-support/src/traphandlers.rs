@@ -1,0 +1,767 @@
+//! Turning faults in compiled code into wasm traps.
+//!
+//! Compiled code raises a trap with an illegal instruction (SIGILL) or a
+//! faulting access (SIGSEGV/SIGBUS, SIGFPE for a hardware divide) at a PC
+//! listed in its module's trap sites. The process-wide handlers installed
+//! here look the PC up in a registry of compiled code, decide which trap it
+//! is, record it thread-locally, and jump back to the innermost
+//! [`catch_traps`] on this thread. A fault anywhere else is a real crash: the
+//! previous disposition is restored (or the previous handler called) so the
+//! process dies the way it would have without us.
+//!
+//! The jump is done by two tiny hand-written assembly routines per
+//! architecture, `w2n_call_protected(buf, f, ctx)` (saves the callee-saved
+//! registers, sp and the return address in `buf`, calls `f(ctx)`, returns 0)
+//! and `w2n_unwind(buf)` (restores them and makes `w2n_call_protected`
+//! return 1). libc `setjmp` is never used: Rust cannot call a returns-twice
+//! function soundly, while `w2n_call_protected` returns exactly once.
+//!
+//! Unsafe rules of this module: `w2n_unwind` is called only with the buffer
+//! of a `w2n_call_protected` that is still on this thread's stack (the
+//! `CURRENT` thread-local). The frames it skips are compiled wasm code and
+//! host functions called from it, which must hold nothing that needs
+//! dropping when they raise a trap or exit. The signal handler touches only
+//! thread-locals with const initialisers and the registries, read with
+//! `try_read` so it never blocks on a lock its own thread holds.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Once, OnceLock, RwLock};
+
+use w2native_environ::{ModuleDesc, Trap, TrapSite, VMModuleStatic};
+
+/// Register save area of `w2n_call_protected`, big enough for every arch.
+#[repr(C, align(16))]
+pub struct JmpBuf([u64; 32]);
+
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".text",
+    ".globl w2n_call_protected",
+    ".hidden w2n_call_protected",
+    ".type w2n_call_protected, @function",
+    ".p2align 4",
+    "w2n_call_protected:",
+    "mov [rdi], rbx",
+    "mov [rdi + 8], rbp",
+    "mov [rdi + 16], r12",
+    "mov [rdi + 24], r13",
+    "mov [rdi + 32], r14",
+    "mov [rdi + 40], r15",
+    "lea rax, [rsp + 8]",
+    "mov [rdi + 48], rax",
+    "mov rax, [rsp]",
+    "mov [rdi + 56], rax",
+    "sub rsp, 8",
+    "mov rdi, rdx",
+    "call rsi",
+    "add rsp, 8",
+    "xor eax, eax",
+    "ret",
+    ".size w2n_call_protected, . - w2n_call_protected",
+    "",
+    ".globl w2n_unwind",
+    ".hidden w2n_unwind",
+    ".type w2n_unwind, @function",
+    ".p2align 4",
+    "w2n_unwind:",
+    "mov rbx, [rdi]",
+    "mov rbp, [rdi + 8]",
+    "mov r12, [rdi + 16]",
+    "mov r13, [rdi + 24]",
+    "mov r14, [rdi + 32]",
+    "mov r15, [rdi + 40]",
+    "mov rsp, [rdi + 48]",
+    "mov eax, 1",
+    "jmp qword ptr [rdi + 56]",
+    ".size w2n_unwind, . - w2n_unwind",
+);
+
+#[cfg(target_arch = "aarch64")]
+std::arch::global_asm!(
+    ".text",
+    ".globl w2n_call_protected",
+    ".hidden w2n_call_protected",
+    ".type w2n_call_protected, %function",
+    ".p2align 4",
+    "w2n_call_protected:",
+    "stp x19, x20, [x0, #0]",
+    "stp x21, x22, [x0, #16]",
+    "stp x23, x24, [x0, #32]",
+    "stp x25, x26, [x0, #48]",
+    "stp x27, x28, [x0, #64]",
+    "stp x29, x30, [x0, #80]",
+    "mov x9, sp",
+    "str x9, [x0, #96]",
+    "stp d8, d9, [x0, #104]",
+    "stp d10, d11, [x0, #120]",
+    "stp d12, d13, [x0, #136]",
+    "stp d14, d15, [x0, #152]",
+    "stp x29, x30, [sp, #-16]!",
+    "mov x29, sp",
+    "mov x0, x2",
+    "blr x1",
+    "ldp x29, x30, [sp], #16",
+    "mov w0, #0",
+    "ret",
+    ".size w2n_call_protected, . - w2n_call_protected",
+    "",
+    ".globl w2n_unwind",
+    ".hidden w2n_unwind",
+    ".type w2n_unwind, %function",
+    ".p2align 4",
+    "w2n_unwind:",
+    "ldp x19, x20, [x0, #0]",
+    "ldp x21, x22, [x0, #16]",
+    "ldp x23, x24, [x0, #32]",
+    "ldp x25, x26, [x0, #48]",
+    "ldp x27, x28, [x0, #64]",
+    "ldp x29, x30, [x0, #80]",
+    "ldr x9, [x0, #96]",
+    "mov sp, x9",
+    "ldp d8, d9, [x0, #104]",
+    "ldp d10, d11, [x0, #120]",
+    "ldp d12, d13, [x0, #136]",
+    "ldp d14, d15, [x0, #152]",
+    "mov w0, #1",
+    "ret",
+    ".size w2n_unwind, . - w2n_unwind",
+);
+
+#[cfg(target_arch = "riscv64")]
+std::arch::global_asm!(
+    ".text",
+    ".globl w2n_call_protected",
+    ".hidden w2n_call_protected",
+    ".type w2n_call_protected, @function",
+    ".p2align 2",
+    "w2n_call_protected:",
+    "sd ra, 0(a0)",
+    "sd sp, 8(a0)",
+    "sd s0, 16(a0)",
+    "sd s1, 24(a0)",
+    "sd s2, 32(a0)",
+    "sd s3, 40(a0)",
+    "sd s4, 48(a0)",
+    "sd s5, 56(a0)",
+    "sd s6, 64(a0)",
+    "sd s7, 72(a0)",
+    "sd s8, 80(a0)",
+    "sd s9, 88(a0)",
+    "sd s10, 96(a0)",
+    "sd s11, 104(a0)",
+    "fsd fs0, 112(a0)",
+    "fsd fs1, 120(a0)",
+    "fsd fs2, 128(a0)",
+    "fsd fs3, 136(a0)",
+    "fsd fs4, 144(a0)",
+    "fsd fs5, 152(a0)",
+    "fsd fs6, 160(a0)",
+    "fsd fs7, 168(a0)",
+    "fsd fs8, 176(a0)",
+    "fsd fs9, 184(a0)",
+    "fsd fs10, 192(a0)",
+    "fsd fs11, 200(a0)",
+    "addi sp, sp, -16",
+    "sd ra, 8(sp)",
+    "mv a0, a2",
+    "jalr a1",
+    "ld ra, 8(sp)",
+    "addi sp, sp, 16",
+    "li a0, 0",
+    "ret",
+    ".size w2n_call_protected, . - w2n_call_protected",
+    "",
+    ".globl w2n_unwind",
+    ".hidden w2n_unwind",
+    ".type w2n_unwind, @function",
+    ".p2align 2",
+    "w2n_unwind:",
+    "ld ra, 0(a0)",
+    "ld sp, 8(a0)",
+    "ld s0, 16(a0)",
+    "ld s1, 24(a0)",
+    "ld s2, 32(a0)",
+    "ld s3, 40(a0)",
+    "ld s4, 48(a0)",
+    "ld s5, 56(a0)",
+    "ld s6, 64(a0)",
+    "ld s7, 72(a0)",
+    "ld s8, 80(a0)",
+    "ld s9, 88(a0)",
+    "ld s10, 96(a0)",
+    "ld s11, 104(a0)",
+    "fld fs0, 112(a0)",
+    "fld fs1, 120(a0)",
+    "fld fs2, 128(a0)",
+    "fld fs3, 136(a0)",
+    "fld fs4, 144(a0)",
+    "fld fs5, 152(a0)",
+    "fld fs6, 160(a0)",
+    "fld fs7, 168(a0)",
+    "fld fs8, 176(a0)",
+    "fld fs9, 184(a0)",
+    "fld fs10, 192(a0)",
+    "fld fs11, 200(a0)",
+    "li a0, 1",
+    "ret",
+    ".size w2n_unwind, . - w2n_unwind",
+);
+
+extern "C" {
+    fn w2n_call_protected(buf: *mut JmpBuf, f: unsafe extern "C" fn(*mut u8), ctx: *mut u8) -> i32;
+    fn w2n_unwind(buf: *mut JmpBuf) -> !;
+}
+
+// ---------------------------------------------------------------------------
+// Registries
+// ---------------------------------------------------------------------------
+
+/// What the trap handler knows about one registered module.
+pub struct CodeModule {
+    pub name: String,
+    pub num_imported_funcs: u32,
+    pub func_names: Vec<String>,
+    pub trap_sites: Vec<TrapSite>,
+}
+
+impl CodeModule {
+    fn func_name(&self, defined: u32) -> &str {
+        self.func_names
+            .get((defined + self.num_imported_funcs) as usize)
+            .map(|s| s.as_str())
+            .unwrap_or("?")
+    }
+
+    fn trap_at(&self, func: u32, offset: u32) -> Option<Trap> {
+        let i = self
+            .trap_sites
+            .binary_search_by(|s| (s.func, s.offset).cmp(&(func, offset)))
+            .ok()?;
+        Trap::from_code(self.trap_sites[i].code)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct FuncEntry {
+    end: usize,
+    module: &'static CodeModule,
+    index: u32,
+}
+
+static CODE: RwLock<BTreeMap<usize, FuncEntry>> = RwLock::new(BTreeMap::new());
+static REGISTERED: RwLock<BTreeMap<usize, &'static CodeModule>> = RwLock::new(BTreeMap::new());
+static MEMORIES: RwLock<BTreeMap<usize, usize>> = RwLock::new(BTreeMap::new());
+
+/// Registers the code of a module record once; records are `'static`, so
+/// the entries are never removed.
+pub fn register_module(record: &'static VMModuleStatic, desc: &ModuleDesc) {
+    let key = record as *const VMModuleStatic as usize;
+    let mut reg = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    if reg.contains_key(&key) {
+        return;
+    }
+    let module: &'static CodeModule = Box::leak(Box::new(CodeModule {
+        name: desc.name.clone(),
+        num_imported_funcs: desc.num_imported_funcs,
+        func_names: desc.func_names.clone(),
+        trap_sites: desc.trap_sites.clone(),
+    }));
+    reg.insert(key, module);
+    let mut code = CODE.write().unwrap_or_else(|e| e.into_inner());
+    for (i, size) in desc.func_sizes.iter().enumerate() {
+        if i >= record.num_funcs || *size == 0 {
+            continue;
+        }
+        // SAFETY: `funcs` has `num_funcs` entries (checked by Module::new).
+        let start = unsafe { *record.funcs.add(i) } as usize;
+        code.insert(
+            start,
+            FuncEntry {
+                end: start + *size as usize,
+                module,
+                index: i as u32,
+            },
+        );
+    }
+}
+
+pub(crate) fn register_memory(base: usize, len: usize) {
+    MEMORIES
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(base, len);
+}
+
+pub(crate) fn unregister_memory(base: usize) {
+    MEMORIES
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&base);
+}
+
+/// Reads a registry from a signal handler: spins on `try_read` (a writer on
+/// another thread finishes soon), gives up rather than deadlock.
+fn try_read_spin<T>(lock: &RwLock<T>) -> Option<std::sync::RwLockReadGuard<'_, T>> {
+    for _ in 0..1_000_000 {
+        match lock.try_read() {
+            Ok(g) => return Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
+        }
+    }
+    None
+}
+
+fn lookup_code(pc: usize) -> Option<(&'static CodeModule, u32, u32)> {
+    let code = try_read_spin(&CODE)?;
+    let (start, e) = code.range(..=pc).next_back()?;
+    if pc < e.end {
+        Some((e.module, e.index, (pc - start) as u32))
+    } else {
+        None
+    }
+}
+
+fn in_memory_reservation(addr: usize) -> bool {
+    let Some(mems) = try_read_spin(&MEMORIES) else {
+        return false;
+    };
+    match mems.range(..=addr).next_back() {
+        Some((base, len)) => addr < base + len,
+        None => false,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Where in compiled code a trap happened.
+#[derive(Clone, Copy)]
+pub struct TrapLocation {
+    module: &'static CodeModule,
+    func: u32,
+    offset: u32,
+}
+
+impl fmt::Debug for TrapLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for TrapLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}!{}+{:#x}",
+            self.module.name,
+            self.module.func_name(self.func),
+            self.offset
+        )
+    }
+}
+
+/// Why a call into wasm did not return normally.
+#[derive(Clone, Debug)]
+pub enum TrapError {
+    /// A wasm trap, with where it happened when it was raised by compiled code.
+    Trap {
+        trap: Trap,
+        location: Option<TrapLocation>,
+    },
+    /// The guest asked to exit (WASI `proc_exit`).
+    Exit(i32),
+    /// A host function failed in a way that is not a wasm trap.
+    Host(String),
+}
+
+impl TrapError {
+    pub fn trap(&self) -> Option<Trap> {
+        match self {
+            TrapError::Trap { trap, .. } => Some(*trap),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TrapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrapError::Trap {
+                trap,
+                location: Some(loc),
+            } => write!(f, "{trap} in {loc}"),
+            TrapError::Trap {
+                trap,
+                location: None,
+            } => write!(f, "{trap}"),
+            TrapError::Exit(code) => write!(f, "exit with status {code}"),
+            TrapError::Host(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for TrapError {}
+
+#[derive(Clone, Copy)]
+enum Unwind {
+    Trap(Trap, Option<TrapLocation>),
+    Exit(i32),
+}
+
+thread_local! {
+    static CURRENT: Cell<*mut JmpBuf> = const { Cell::new(std::ptr::null_mut()) };
+    static REASON: Cell<Option<Unwind>> = const { Cell::new(None) };
+    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
+    static ALTSTACK: AltStack = const { AltStack(Cell::new(std::ptr::null_mut())) };
+}
+
+// ---------------------------------------------------------------------------
+// Entering and leaving wasm
+// ---------------------------------------------------------------------------
+
+struct Closure<F, R> {
+    f: Option<F>,
+    result: Option<std::thread::Result<R>>,
+}
+
+unsafe extern "C" fn call_closure<F: FnOnce() -> R, R>(ctx: *mut u8) {
+    // SAFETY: `ctx` is the `Closure` passed by `catch_traps` below.
+    let c = unsafe { &mut *(ctx as *mut Closure<F, R>) };
+    let f = c.f.take().expect("closure called once");
+    c.result = Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+}
+
+/// Runs `f` (which calls compiled code) so that a trap or exit raised inside
+/// it returns here as an error instead of crashing the process.
+pub fn catch_traps<F: FnOnce() -> R, R>(f: F) -> Result<R, TrapError> {
+    init_thread();
+    let mut buf = JmpBuf([0; 32]);
+    let mut closure = Closure {
+        f: Some(f),
+        result: None,
+    };
+    let prev = CURRENT.with(|c| c.replace(&mut buf));
+    // SAFETY: `buf` and `closure` outlive the call; `call_closure` matches
+    // the closure's type.
+    let rc = unsafe {
+        w2n_call_protected(
+            &mut buf,
+            call_closure::<F, R>,
+            &mut closure as *mut Closure<F, R> as *mut u8,
+        )
+    };
+    CURRENT.with(|c| c.set(prev));
+    if rc == 0 {
+        match closure.result.take().expect("closure ran") {
+            Ok(r) => Ok(r),
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    } else {
+        // The closure was abandoned mid-flight; its captures are leaked, not
+        // dropped, since the frames that owned them no longer exist.
+        std::mem::forget(closure);
+        Err(match REASON.with(|r| r.take()) {
+            Some(Unwind::Trap(trap, location)) => TrapError::Trap { trap, location },
+            Some(Unwind::Exit(code)) => TrapError::Exit(code),
+            None => TrapError::Host("unwound without a reason".into()),
+        })
+    }
+}
+
+fn unwind(reason: Unwind) -> ! {
+    let buf = CURRENT.with(|c| c.get());
+    if buf.is_null() {
+        match reason {
+            Unwind::Exit(code) => std::process::exit(code),
+            Unwind::Trap(trap, _) => {
+                eprintln!("trap: {trap} outside of any wasm call");
+                std::process::abort()
+            }
+        }
+    }
+    REASON.with(|r| r.set(Some(reason)));
+    // SAFETY: `buf` belongs to the innermost live `catch_traps` of this thread.
+    unsafe { w2n_unwind(buf) }
+}
+
+/// Raises a wasm trap from a host function called by compiled code.
+///
+/// # Safety
+/// Every frame between here and the innermost [`catch_traps`] is skipped
+/// without running destructors.
+pub unsafe fn raise_trap(trap: Trap) -> ! {
+    unwind(Unwind::Trap(trap, None))
+}
+
+/// Ends the guest with an exit status (WASI `proc_exit`).
+///
+/// # Safety
+/// As [`raise_trap`].
+pub unsafe fn raise_exit(code: i32) -> ! {
+    unwind(Unwind::Exit(code))
+}
+
+/// Lowest stack pointer compiled code may use on this thread: the bottom of
+/// the thread's stack plus a margin so host functions still have room.
+pub fn stack_limit() -> usize {
+    let cached = STACK_LIMIT.with(|c| c.get());
+    if cached != 0 {
+        return cached;
+    }
+    let limit = compute_stack_limit();
+    STACK_LIMIT.with(|c| c.set(limit));
+    limit
+}
+
+fn compute_stack_limit() -> usize {
+    const MARGIN: usize = 256 << 10;
+    // SAFETY: pthread_getattr_np fills `attr` for the calling thread; it is
+    // destroyed after use.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return 0;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        if rc != 0 {
+            return 0;
+        }
+        let margin = if size > 4 * MARGIN { MARGIN } else { size / 4 };
+        addr as usize + margin
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Signal handling
+// ---------------------------------------------------------------------------
+
+const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+static PREVIOUS: OnceLock<[libc::sigaction; 4]> = OnceLock::new();
+const ALTSTACK_SIZE: usize = 64 << 10;
+/// Marks a thread whose existing alternate stack is big enough.
+const EXISTING_ALTSTACK: *mut libc::c_void = usize::MAX as *mut libc::c_void;
+
+/// A sigaltstack this thread allocated, freed when the thread exits.
+struct AltStack(Cell<*mut libc::c_void>);
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        let p = self.0.get();
+        if p.is_null() || p == EXISTING_ALTSTACK {
+            return;
+        }
+        // SAFETY: we installed this stack on this thread; disable it before
+        // unmapping, and only if it is still the active one.
+        unsafe {
+            let mut cur: libc::stack_t = std::mem::zeroed();
+            libc::sigaltstack(std::ptr::null(), &mut cur);
+            if cur.ss_sp == p {
+                let disable = libc::stack_t {
+                    ss_sp: std::ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: 0,
+                };
+                libc::sigaltstack(&disable, std::ptr::null_mut());
+            }
+            libc::munmap(p, ALTSTACK_SIZE);
+        }
+    }
+}
+
+/// Installs the process-wide handlers once and this thread's alternate
+/// signal stack.
+pub fn init_thread() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(install_handlers);
+    ALTSTACK.with(|a| {
+        if !a.0.get().is_null() {
+            return;
+        }
+        // SAFETY: querying and setting this thread's sigaltstack with a
+        // fresh anonymous mapping that the thread-local owns.
+        unsafe {
+            let mut cur: libc::stack_t = std::mem::zeroed();
+            libc::sigaltstack(std::ptr::null(), &mut cur);
+            if cur.ss_flags & libc::SS_DISABLE == 0 && cur.ss_size >= ALTSTACK_SIZE {
+                a.0.set(EXISTING_ALTSTACK);
+                return;
+            }
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                ALTSTACK_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return;
+            }
+            let st = libc::stack_t {
+                ss_sp: p,
+                ss_flags: 0,
+                ss_size: ALTSTACK_SIZE,
+            };
+            if libc::sigaltstack(&st, std::ptr::null_mut()) != 0 {
+                libc::munmap(p, ALTSTACK_SIZE);
+                return;
+            }
+            a.0.set(p);
+        }
+    });
+}
+
+fn install_handlers() {
+    // SAFETY: plain sigaction calls; the previous actions are saved before
+    // the new handler can run, so chaining always finds them.
+    unsafe {
+        let mut prev: [libc::sigaction; 4] = std::mem::zeroed();
+        for (i, sig) in SIGNALS.iter().enumerate() {
+            libc::sigaction(*sig, std::ptr::null(), &mut prev[i]);
+        }
+        let _ = PREVIOUS.set(prev);
+        for sig in SIGNALS {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = trap_handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// # Safety
+/// `uctx` must be the ucontext the kernel passed to a signal handler.
+unsafe fn pc_of(uctx: *mut libc::c_void) -> usize {
+    let uc = uctx as *const libc::ucontext_t;
+    // SAFETY: the caller passes the kernel's ucontext.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        {
+            (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] as usize
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            (*uc).uc_mcontext.pc as usize
+        }
+        #[cfg(target_arch = "riscv64")]
+        {
+            (*uc).uc_mcontext.__gregs[0] as usize
+        }
+    }
+}
+
+unsafe extern "C" fn trap_handler(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    uctx: *mut libc::c_void,
+) {
+    let buf = CURRENT.with(|c| c.get());
+    if !buf.is_null() {
+        // SAFETY: the kernel passes valid info and context pointers.
+        let (pc, addr) = unsafe { (pc_of(uctx), (*info).si_addr() as usize) };
+        if let Some((module, func, offset)) = lookup_code(pc) {
+            let trap = module.trap_at(func, offset).or_else(|| match sig {
+                libc::SIGSEGV | libc::SIGBUS if in_memory_reservation(addr) => {
+                    Some(Trap::MemoryOutOfBounds)
+                }
+                libc::SIGFPE => Some(Trap::IntegerDivisionByZero),
+                _ => None,
+            });
+            if let Some(trap) = trap {
+                let loc = TrapLocation {
+                    module,
+                    func,
+                    offset,
+                };
+                REASON.with(|r| r.set(Some(Unwind::Trap(trap, Some(loc)))));
+                // SAFETY: `buf` is this thread's innermost catch_traps; the
+                // signal is not blocked (SA_NODEFER) and leaving the
+                // alternate stack by a jump is how the kernel expects it.
+                unsafe { w2n_unwind(buf) }
+            }
+        }
+    }
+    // SAFETY: chaining with the kernel's arguments.
+    unsafe { chain(sig, info, uctx) }
+}
+
+/// Not a wasm trap: behave as if we had never installed a handler.
+unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
+    let idx = SIGNALS.iter().position(|s| *s == sig).unwrap_or(0);
+    let prev = PREVIOUS.get().map(|p| p[idx]);
+    // SAFETY: calling the previously installed handler with the arguments
+    // the kernel gave us, or restoring the default so the fault repeats.
+    unsafe {
+        match prev {
+            Some(p) if p.sa_sigaction != libc::SIG_DFL && p.sa_sigaction != libc::SIG_IGN => {
+                if p.sa_flags & libc::SA_SIGINFO != 0 {
+                    let f: unsafe extern "C" fn(
+                        libc::c_int,
+                        *mut libc::siginfo_t,
+                        *mut libc::c_void,
+                    ) = std::mem::transmute(p.sa_sigaction);
+                    f(sig, info, uctx);
+                } else {
+                    let f: unsafe extern "C" fn(libc::c_int) = std::mem::transmute(p.sa_sigaction);
+                    f(sig);
+                }
+            }
+            _ => {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+                // A signal sent by kill() does not repeat on return.
+                if (*info).si_code <= 0 {
+                    libc::raise(sig);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_return_and_nesting() {
+        assert_eq!(catch_traps(|| 42).unwrap(), 42);
+        let r = catch_traps(|| {
+            let inner = catch_traps(|| unsafe { raise_trap(Trap::UnreachableCodeReached) });
+            assert_eq!(
+                inner.unwrap_err().trap(),
+                Some(Trap::UnreachableCodeReached)
+            );
+            7
+        });
+        assert_eq!(r.unwrap(), 7);
+    }
+
+    #[test]
+    fn exit_unwinds() {
+        let r: Result<(), _> = catch_traps(|| unsafe { raise_exit(3) });
+        assert!(matches!(r, Err(TrapError::Exit(3))));
+    }
+
+    #[test]
+    fn stack_limit_is_below_sp() {
+        let local = 0u8;
+        let sp = &local as *const u8 as usize;
+        let limit = stack_limit();
+        assert!(limit != 0 && limit < sp);
+    }
+
+    #[test]
+    fn panics_propagate() {
+        let r = std::panic::catch_unwind(|| catch_traps(|| panic!("boom")));
+        assert!(r.is_err());
+    }
+}
