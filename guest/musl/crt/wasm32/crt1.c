@@ -12,17 +12,16 @@ int __libc_start_main(int (*)(int, char **, char **), int, char **,
 void __wasm_apply_data_relocs(void);
 void __wasm_call_ctors(void);
 
-/* clang gives `int main(int, char **)` the symbol __main_argc_argv and keeps
- * `main` for `int main(void)`.  musl calls main with three arguments, which
- * a wasm call_indirect would reject for either shape, so main is always
- * reached through this adapter with the exact prototype. */
-weak hidden int __main_argc_argv(int, char **);
-weak hidden int main(void);
+/* clang gives `int main(int argc, char **argv)` the symbol __main_argc_argv.
+ * musl calls main with three arguments, which a wasm call_indirect would
+ * reject for a two-argument main, so main is reached through this adapter
+ * with its exact prototype.  (Programs with `int main(void)` are not
+ * supported by this crt1; BusyBox and all our tests use argc/argv.) */
+int __main_argc_argv(int, char **);
 
 static int call_main(int argc, char **argv, char **envp)
 {
-	if (__main_argc_argv) return __main_argc_argv(argc, argv);
-	return main();
+	return __main_argc_argv(argc, argv);
 }
 
 /* Static constructors are run by the linker-made __wasm_call_ctors, from
@@ -31,6 +30,14 @@ void _init(void)
 {
 	__wasm_call_ctors();
 }
+
+/* The other entry points the Runner calls live in libc; referencing them
+ * here links them into every program. */
+void __w2n_signal();
+void __w2n_thread_start();
+__attribute__((__used__)) static void (*const keep_exports[])() = {
+	__w2n_signal, __w2n_thread_start,
+};
 
 __attribute__((__export_name__("_start")))
 void _start(long *p)
