@@ -1,0 +1,443 @@
+//! The environment hooks of the translator: everything that needs to know
+//! the `vmctx` layout, the module's declarations or the bounds mode.
+//!
+//! `code.rs` only pushes and pops wasm values; whenever an operator touches
+//! state outside the function (linear memory, globals, tables, other
+//! functions, runtime builtins) it asks a [`FuncEnv`] method here. Keeping the
+//! two apart means a change of vmctx layout or of the bounds strategy never
+//! touches opcode dispatch.
+
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::{
+    self, condcodes::IntCC, types, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, SigRef,
+    TrapCode, UserExternalName, Value,
+};
+use cranelift_frontend::FunctionBuilder;
+use w2native_environ::{Builtin, Trap, ValType};
+
+use super::TranslateEnv;
+use crate::abi::trap_code;
+use crate::BoundsMode;
+
+/// Per-function state of the environment: caches of imported signatures and
+/// values loaded once in the entry block.
+pub(crate) struct FuncEnv<'a, 'e> {
+    pub env: &'a TranslateEnv<'e>,
+    pub vmctx: Value,
+    /// Memory base, loaded once in the entry block (it never moves).
+    memory_base: Option<Value>,
+    sigs: HashMap<u32, SigRef>,
+    builtin_sigs: HashMap<Builtin, SigRef>,
+    direct: HashMap<u32, ir::FuncRef>,
+}
+
+/// Flags for loads of `vmctx` fields and runtime structures: aligned and
+/// never faulting (the runtime guarantees the pointers are valid).
+fn trusted() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Flags for fields that never change during an instance's life, so
+/// Cranelift may hoist and merge their loads.
+fn constant() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly().with_can_move()
+}
+
+/// Installs `vmctx.stack_limit` as the function's stack limit, so the
+/// prologue checks the native stack pointer against it.
+pub(crate) fn install_stack_limit(env: &TranslateEnv<'_>, func: &mut ir::Function) {
+    let vmctx = func.create_global_value(ir::GlobalValueData::VMContext);
+    let flags = func.dfg.mem_flags.insert_unchecked(constant());
+    let limit = func.create_global_value(ir::GlobalValueData::Load {
+        base: vmctx,
+        offset: (env.offsets.stack_limit() as i32).into(),
+        global_type: env.abi.pointer_type,
+        flags,
+    });
+    func.stack_limit = Some(limit);
+}
+
+impl<'a, 'e> FuncEnv<'a, 'e> {
+    pub fn new(env: &'a TranslateEnv<'e>, vmctx: Value) -> Self {
+        FuncEnv {
+            env,
+            vmctx,
+            memory_base: None,
+            sigs: HashMap::new(),
+            builtin_sigs: HashMap::new(),
+            direct: HashMap::new(),
+        }
+    }
+
+    pub fn ptr(&self) -> ir::Type {
+        self.env.abi.pointer_type
+    }
+
+    /// Called once while the builder sits in the entry block, so the values
+    /// loaded here dominate the whole function.
+    pub fn init_entry(&mut self, b: &mut FunctionBuilder) {
+        if !self.env.desc.memories.is_empty() {
+            let base = b.ins().load(
+                self.ptr(),
+                constant(),
+                self.vmctx,
+                self.env.offsets.memory_base() as i32,
+            );
+            self.memory_base = Some(base);
+        }
+    }
+
+    pub fn trap(&self, b: &mut FunctionBuilder, trap: Trap) {
+        b.ins().trap(trap_code(trap));
+    }
+
+    pub fn trapnz(&self, b: &mut FunctionBuilder, cond: Value, trap: Trap) {
+        b.ins().trapnz(cond, trap_code(trap));
+    }
+
+    fn load_vmctx_ptr(&self, b: &mut FunctionBuilder, offset: u32) -> Value {
+        b.ins()
+            .load(self.ptr(), constant(), self.vmctx, offset as i32)
+    }
+
+    /// Zero-extends a wasm i32 to the pointer width.
+    pub fn to_ptr(&self, b: &mut FunctionBuilder, v: Value) -> Value {
+        if self.ptr() == types::I32 {
+            v
+        } else {
+            b.ins().uextend(self.ptr(), v)
+        }
+    }
+
+    // ----- linear memory -----
+
+    fn memory_def(&self, b: &mut FunctionBuilder) -> Value {
+        self.load_vmctx_ptr(b, self.env.offsets.memory_def())
+    }
+
+    /// Current memory length in bytes. Not readonly: `memory.grow` (here or
+    /// in any callee, or on another thread) changes it.
+    pub fn memory_length(&self, b: &mut FunctionBuilder) -> Value {
+        let def = self.memory_def(b);
+        b.ins().load(
+            self.ptr(),
+            trusted(),
+            def,
+            self.env.offsets.memory_def_length() as i32,
+        )
+    }
+
+    fn memory_base(&mut self, b: &mut FunctionBuilder) -> Value {
+        match self.memory_base {
+            Some(v) => v,
+            // Only reachable for invalid modules, which the validator rejects first.
+            None => self.load_vmctx_ptr(b, self.env.offsets.memory_base()),
+        }
+    }
+
+    /// Flags for an access to linear memory under the current bounds mode.
+    pub fn heap_flags(&self) -> MemFlagsData {
+        let flags = MemFlagsData::new().with_endianness(ir::Endianness::Little);
+        match self.env.bounds {
+            // The access itself faults; the trap code tells the signal
+            // handler which trap it was.
+            BoundsMode::Guard | BoundsMode::Explicit => {
+                flags.with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS))
+            }
+            BoundsMode::None => flags.with_notrap(),
+        }
+    }
+
+    /// Native address of a `bytes`-wide access at wasm address `addr` +
+    /// `offset`, with the explicit check when the bounds mode asks for it.
+    /// Returns `(pointer, immediate offset)` to pass to the load or store.
+    pub fn heap_addr(
+        &mut self,
+        b: &mut FunctionBuilder,
+        addr: Value,
+        offset: u64,
+        bytes: u32,
+    ) -> (Value, i32) {
+        let index = self.to_ptr(b, addr);
+        if self.env.bounds == BoundsMode::Explicit {
+            // 64-bit arithmetic cannot overflow: addr < 2^32, offset < 2^32.
+            let end = b
+                .ins()
+                .iadd_imm_s(index, (offset + u64::from(bytes)) as i64);
+            let length = self.memory_length(b);
+            let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
+            self.trapnz(b, oob, Trap::MemoryOutOfBounds);
+        }
+        let base = self.memory_base(b);
+        let ptr = b.ins().iadd(base, index);
+        match i32::try_from(offset) {
+            Ok(imm) => (ptr, imm),
+            Err(_) => (b.ins().iadd_imm_s(ptr, offset as i64), 0),
+        }
+    }
+
+    /// `memory.size` in pages.
+    pub fn memory_size(&self, b: &mut FunctionBuilder) -> Value {
+        let length = self.memory_length(b);
+        let pages = b.ins().ushr_imm_u(length, 16);
+        if self.ptr() == types::I32 {
+            pages
+        } else {
+            b.ins().ireduce(types::I32, pages)
+        }
+    }
+
+    // ----- globals -----
+
+    /// Address of global `index`'s value and whether it is mutable.
+    fn global_addr(&self, b: &mut FunctionBuilder, index: u32) -> (Value, i32, bool) {
+        let desc = self.env.desc;
+        let mutable = desc.global_types[index as usize].mutable;
+        let slot = self.env.offsets.global(index) as i32;
+        if index < desc.num_imported_globals {
+            let ptr = b.ins().load(self.ptr(), constant(), self.vmctx, slot);
+            (ptr, 0, mutable)
+        } else {
+            (self.vmctx, slot, mutable)
+        }
+    }
+
+    pub fn global_type(&self, index: u32) -> ir::Type {
+        self.env
+            .abi
+            .ir_type(self.env.desc.global_types[index as usize].ty)
+    }
+
+    pub fn global_get(&self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let ty = self.global_type(index);
+        let (base, offset, mutable) = self.global_addr(b, index);
+        let flags = if mutable { trusted() } else { constant() };
+        b.ins().load(ty, flags, base, offset)
+    }
+
+    pub fn global_set(&self, b: &mut FunctionBuilder, index: u32, value: Value) {
+        let (base, offset, _) = self.global_addr(b, index);
+        b.ins().store(trusted(), value, base, offset);
+    }
+
+    // ----- tables -----
+
+    /// Pointer to the `VMTable` of table `index`. The table array is fixed
+    /// for the instance, the table's contents are not.
+    fn table(&self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let tables = self.load_vmctx_ptr(b, self.env.offsets.tables());
+        b.ins().load(
+            self.ptr(),
+            constant(),
+            tables,
+            (index * self.env.abi.pointer_bytes()) as i32,
+        )
+    }
+
+    fn table_length(&self, b: &mut FunctionBuilder, table: Value) -> Value {
+        b.ins().load(
+            types::I32,
+            trusted(),
+            table,
+            self.env.offsets.table_length() as i32,
+        )
+    }
+
+    pub fn table_size(&self, b: &mut FunctionBuilder, index: u32) -> Value {
+        let table = self.table(b, index);
+        self.table_length(b, table)
+    }
+
+    /// Address of element `elem` of table `index`, trapping with `trap` when
+    /// it is out of bounds.
+    fn table_elem_addr(
+        &self,
+        b: &mut FunctionBuilder,
+        index: u32,
+        elem: Value,
+        trap: Trap,
+    ) -> Value {
+        let table = self.table(b, index);
+        let length = self.table_length(b, table);
+        let oob = b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, elem, length);
+        self.trapnz(b, oob, trap);
+        let elements = b.ins().load(
+            self.ptr(),
+            trusted(),
+            table,
+            self.env.offsets.table_elements() as i32,
+        );
+        let elem = self.to_ptr(b, elem);
+        let scaled = b
+            .ins()
+            .imul_imm_u(elem, i64::from(self.env.abi.pointer_bytes()));
+        b.ins().iadd(elements, scaled)
+    }
+
+    pub fn table_get(&self, b: &mut FunctionBuilder, index: u32, elem: Value) -> Value {
+        let addr = self.table_elem_addr(b, index, elem, Trap::TableOutOfBounds);
+        b.ins().load(self.ptr(), trusted(), addr, 0)
+    }
+
+    pub fn table_set(&self, b: &mut FunctionBuilder, index: u32, elem: Value, value: Value) {
+        let addr = self.table_elem_addr(b, index, elem, Trap::TableOutOfBounds);
+        b.ins().store(trusted(), value, addr, 0);
+    }
+
+    /// `ref.func`: the address of the function's `VMFuncRef` in the instance.
+    pub fn ref_func(&self, b: &mut FunctionBuilder, func: u32) -> Value {
+        let funcrefs = self.load_vmctx_ptr(b, self.env.offsets.funcrefs());
+        b.ins().iadd_imm_s(
+            funcrefs,
+            i64::from(func) * i64::from(self.env.offsets.size_of_funcref()),
+        )
+    }
+
+    // ----- calls -----
+
+    fn wasm_sig(&mut self, b: &mut FunctionBuilder, type_index: u32) -> SigRef {
+        if let Some(&sig) = self.sigs.get(&type_index) {
+            return sig;
+        }
+        let sig = self
+            .env
+            .abi
+            .wasm_signature(&self.env.desc.types[type_index as usize]);
+        let sig = b.import_signature(sig);
+        self.sigs.insert(type_index, sig);
+        sig
+    }
+
+    /// Calls function `index` and returns the call's results.
+    pub fn call(&mut self, b: &mut FunctionBuilder, index: u32, args: &[Value]) -> Vec<Value> {
+        let desc = self.env.desc;
+        let type_index = desc.funcs[index as usize];
+        let sig = self.wasm_sig(b, type_index);
+        let inst = if index < desc.num_imported_funcs {
+            let o = &self.env.offsets;
+            let (ptr_off, vmctx_off) = (o.imported_func_ptr(index), o.imported_func_vmctx(index));
+            let func_ptr = self.load_vmctx_ptr(b, ptr_off);
+            let callee_vmctx = self.load_vmctx_ptr(b, vmctx_off);
+            let mut full = Vec::with_capacity(args.len() + 1);
+            full.push(callee_vmctx);
+            full.extend_from_slice(args);
+            b.ins().call_indirect(sig, func_ptr, &full)
+        } else {
+            let defined = index - desc.num_imported_funcs;
+            let fref = match self.direct.get(&defined) {
+                Some(&f) => f,
+                None => {
+                    let name = b
+                        .func
+                        .declare_imported_user_function(UserExternalName::new(0, defined));
+                    let f = b.import_function(ExtFuncData {
+                        name: ExternalName::User(name),
+                        signature: sig,
+                        colocated: true,
+                        patchable: false,
+                    });
+                    self.direct.insert(defined, f);
+                    f
+                }
+            };
+            let mut full = Vec::with_capacity(args.len() + 1);
+            full.push(self.vmctx);
+            full.extend_from_slice(args);
+            b.ins().call(fref, &full)
+        };
+        b.inst_results(inst).to_vec()
+    }
+
+    /// `call_indirect`: bounds, null and signature checks, then the call
+    /// through the `VMFuncRef`.
+    pub fn call_indirect(
+        &mut self,
+        b: &mut FunctionBuilder,
+        type_index: u32,
+        table: u32,
+        elem: Value,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let sig = self.wasm_sig(b, type_index);
+        let addr = self.table_elem_addr(b, table, elem, Trap::UndefinedElement);
+        let funcref = b.ins().load(self.ptr(), trusted(), addr, 0);
+        self.trapz_ptr(b, funcref, Trap::IndirectCallToNull);
+
+        let o = self.env.offsets;
+        let actual = b
+            .ins()
+            .load(types::I32, trusted(), funcref, o.funcref_type_id() as i32);
+        let type_ids = self.load_vmctx_ptr(b, o.type_ids());
+        let expected = b
+            .ins()
+            .load(types::I32, constant(), type_ids, (type_index * 4) as i32);
+        let mismatch = b.ins().icmp(IntCC::NotEqual, actual, expected);
+        self.trapnz(b, mismatch, Trap::BadSignature);
+
+        let func_ptr = b
+            .ins()
+            .load(self.ptr(), trusted(), funcref, o.funcref_func_ptr() as i32);
+        let callee_vmctx = b
+            .ins()
+            .load(self.ptr(), trusted(), funcref, o.funcref_vmctx() as i32);
+        let mut full = Vec::with_capacity(args.len() + 1);
+        full.push(callee_vmctx);
+        full.extend_from_slice(args);
+        let inst = b.ins().call_indirect(sig, func_ptr, &full);
+        b.inst_results(inst).to_vec()
+    }
+
+    fn trapz_ptr(&self, b: &mut FunctionBuilder, v: Value, trap: Trap) {
+        b.ins().trapz(v, trap_code(trap));
+    }
+
+    // ----- builtins -----
+
+    /// Calls runtime builtin `builtin` with `args` (the vmctx is prepended).
+    pub fn builtin(&mut self, b: &mut FunctionBuilder, builtin: Builtin, args: &[Value]) -> Value {
+        let sig = match self.builtin_sigs.get(&builtin) {
+            Some(&s) => s,
+            None => {
+                let s = b.import_signature(self.env.abi.builtin_signature(builtin));
+                self.builtin_sigs.insert(builtin, s);
+                s
+            }
+        };
+        let table = self.load_vmctx_ptr(b, self.env.offsets.builtins());
+        let offset = builtin.index() * self.env.abi.pointer_bytes();
+        let func_ptr = b.ins().load(self.ptr(), constant(), table, offset as i32);
+        let mut full = Vec::with_capacity(args.len() + 1);
+        full.push(self.vmctx);
+        full.extend_from_slice(args);
+        let inst = b.ins().call_indirect(sig, func_ptr, &full);
+        b.inst_results(inst)[0]
+    }
+
+    /// Calls a builtin that reports failure with a non-zero result, and
+    /// raises `trap` when it does.
+    pub fn builtin_or_trap(
+        &mut self,
+        b: &mut FunctionBuilder,
+        builtin: Builtin,
+        args: &[Value],
+        trap: Trap,
+    ) {
+        let status = self.builtin(b, builtin, args);
+        self.trapnz(b, status, trap);
+    }
+
+    pub fn i32(&self, b: &mut FunctionBuilder, v: u32) -> Value {
+        b.ins().iconst(types::I32, i64::from(v))
+    }
+
+    pub fn null_ref(&self, b: &mut FunctionBuilder) -> Value {
+        b.ins().iconst(self.ptr(), 0)
+    }
+
+    pub fn val_type(&self, t: ValType) -> ir::Type {
+        self.env.abi.ir_type(t)
+    }
+}
