@@ -236,7 +236,7 @@ mod imp {
     /// return: -2 out of bounds, -3 misaligned (see `foreach_builtin!`).
     fn atomic_cell(inst: &InstanceInner, addr: i32, size: i32) -> Result<*mut u8, i32> {
         let p = mem_range(inst, addr, size).ok_or(-2)?;
-        if addr as u32 % size as u32 != 0 {
+        if !(addr as u32).is_multiple_of(size as u32) {
             return Err(-3);
         }
         Ok(p)

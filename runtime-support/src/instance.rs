@@ -284,13 +284,26 @@ impl Func {
                 self.ty.params
             )));
         }
+        if let Some(owner) = &self.owner {
+            owner.set_stack_limit(traphandlers::stack_limit());
+        }
+        if self.trampoline.is_null()
+            && !self.vmctx.is_null()
+            && self.ty.params.is_empty()
+            && self.ty.results.is_empty()
+        {
+            // `[] -> []` needs no trampoline: its native signature is `fn(vmctx)`.
+            // SAFETY: the function has that signature (checked just above).
+            let f: unsafe extern "C" fn(*mut VMContext) =
+                unsafe { std::mem::transmute(self.func_ptr) };
+            let vmctx = self.vmctx;
+            // SAFETY: the callee's context is alive (owner).
+            return catch_traps(|| unsafe { f(vmctx) }).map(|()| Vec::new());
+        }
         if self.trampoline.is_null() || self.vmctx.is_null() {
             return Err(TrapError::Host(
                 "function cannot be called from the host (no trampoline for its type)".into(),
             ));
-        }
-        if let Some(owner) = &self.owner {
-            owner.set_stack_limit(traphandlers::stack_limit());
         }
         let n = self.ty.params.len().max(self.ty.results.len()).max(1);
         let mut values = vec![0 as ValRaw; n];
