@@ -23,7 +23,7 @@ done
 
 CLANG=clang-19
 need_packages clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 \
-    make gcc libc6-dev patch bzip2 xz-utils dpkg-dev wabt
+    make gcc libc6-dev patch bzip2 xz-utils dpkg-dev wabt linux-libc-dev
 enable_deb_src
 
 # Newest available source version of a Debian source package.
@@ -43,7 +43,7 @@ RT_LIB="$($CLANG -print-resource-dir)/lib/wasi/libclang_rt.builtins-wasm32.a"
 HASH="$(inputs_hash "$GUEST_DIR/musl" "$GUEST_DIR/busybox" \
     "$GUEST_DIR/build-userland.sh" "$GUEST_DIR/common.sh" -- \
     "musl=$MUSL_VER" "busybox=$BUSYBOX_VER" "$CLANG_VER" \
-    "lld=$(pkg_version lld-19)" "rt=$(pkg_version libclang-rt-19-dev-wasm32)")"
+    "lld=$(pkg_version lld-19)" "uapi=$(pkg_version linux-libc-dev)" "rt=$(pkg_version libclang-rt-19-dev-wasm32)")"
 OUT="$W2NATIVE_CACHE/guest/userland-$HASH"
 
 if [ "$FORCE" -eq 0 ] && [ -f "$OUT/busybox.wasm" ]; then
@@ -103,51 +103,46 @@ SHARED_LIBS =
 EOF
 }
 
-build_musl() {
-    make -C "$MUSL_SRC" -j"$JOBS" lib/libc.a lib/crt1.o
-    make -C "$MUSL_SRC" install-headers
-    mkdir -p "$SYSROOT/lib"
-    cp "$MUSL_SRC/lib/libc.a" "$MUSL_SRC/lib/crt1.o" "$SYSROOT/lib/"
-}
-
 with_progress "musl: apply wasm32 port" "$WORK/logs/musl-port.log" apply_musl_port
-with_progress "musl: build libc.a" "$WORK/logs/musl-build.log" nice -n 10 bash -c \
-    "$(declare -f build_musl); MUSL_SRC='$MUSL_SRC' SYSROOT='$SYSROOT' JOBS='$JOBS' build_musl"
+with_progress "musl: build libc.a" "$WORK/logs/musl-build.log" \
+    nice -n 10 make -C "$MUSL_SRC" -j"$JOBS" lib/libc.a lib/crt1.o
+with_progress "musl: install headers" "$WORK/logs/musl-install.log" \
+    make -C "$MUSL_SRC" install-headers
+mkdir -p "$SYSROOT/lib"
+cp "$MUSL_SRC/lib/libc.a" "$MUSL_SRC/lib/crt1.o" "$SYSROOT/lib/"
 
 # ---------------------------------------------------------------- busybox
-BB_CFLAGS="$WASM_CFLAGS --sysroot=$SYSROOT -isystem $SYSROOT/include -nostdinc \
--isystem $($CLANG -print-resource-dir)/include -Wno-unused-command-line-argument"
-# Linked as a shared (dylink) module: memory, table, stack pointer and the
-# load addresses are imported; -Bsymbolic keeps every reference inside.
-BB_LDFLAGS="--target=wasm32 -nostdlib -shared -Wl,--experimental-pic \
--Wl,--shared-memory -Wl,--import-memory -Wl,--max-memory=4294967296 -Wl,-Bsymbolic \
--Wl,--fatal-warnings $SYSROOT/lib/crt1.o $SYSROOT/lib/libc.a $RT_LIB"
-
-configure_busybox() {
-    cd "$BB_SRC"
-    # Start from nothing and switch on exactly our list.
-    KCONFIG_ALLCONFIG="$GUEST_DIR/busybox/busybox.config" make allnoconfig
-    local missing=0 line
-    while IFS= read -r line; do
-        case "$line" in CONFIG_*=*) ;; *) continue ;; esac
-        if ! grep -qxF "$line" .config; then
-            echo "config: $line did not stick (dependency missing?)"
-            missing=1
-        fi
-    done < "$GUEST_DIR/busybox/busybox.config"
-    [ "$missing" -eq 0 ] || { echo "busybox config incomplete"; return 1; }
+# Linux UAPI headers (Debian's linux-libc-dev, 6.1) as a generic 32-bit arch
+# sees them: asm/ is a set of wrappers around asm-generic/.
+install_uapi_headers() {
+    local inc="$SYSROOT/include" f
+    cp -r /usr/include/linux /usr/include/asm-generic "$inc/"
+    mkdir -p "$inc/asm"
+    for f in /usr/include/asm-generic/*.h; do
+        printf '#include <asm-generic/%s>\n' "$(basename "$f")" > "$inc/asm/$(basename "$f")"
+    done
+    printf '#define __BITS_PER_LONG 32\n#include <asm-generic/bitsperlong.h>\n' \
+        > "$inc/asm/bitsperlong.h"
+    printf '#include <linux/byteorder/little_endian.h>\n' > "$inc/asm/byteorder.h"
 }
+with_progress "sysroot: linux uapi headers" "$WORK/logs/uapi.log" install_uapi_headers
 
-bb_make() {
-    make -C "$BB_SRC" -j"$JOBS" \
-        CC="$CLANG" HOSTCC=gcc AR=llvm-ar-19 SKIP_STRIP=y \
-        CONFIG_EXTRA_CFLAGS="$BB_CFLAGS" CONFIG_EXTRA_LDFLAGS="$BB_LDFLAGS" "$@"
-}
+# clang's wasm32 target does not define __linux__; user code for this guest is
+# Linux code, so say so.
+BB_CFLAGS="-D__linux__ -D__linux $WASM_CFLAGS --sysroot=$SYSROOT -nostdinc \
+-isystem $SYSROOT/include -isystem $($CLANG -print-resource-dir)/include \
+-Wno-unused-command-line-argument"
 
-with_progress "busybox: configure" "$WORK/logs/busybox-config.log" configure_busybox
+with_progress "busybox: configure" "$WORK/logs/busybox-config.log" \
+    bash -c "cd '$BB_SRC' && '$GUEST_DIR/busybox/apply-config.sh' '$GUEST_DIR/busybox/busybox.config'"
+
+# The final link is ours (guest/busybox/link.sh) instead of scripts/trylink.
+export W2N_SYSROOT="$SYSROOT" W2N_RTLIB="$RT_LIB" W2N_CC="$CLANG"
 with_progress "busybox: build" "$WORK/logs/busybox-build.log" nice -n 10 \
-    bash -c "$(declare -f bb_make); CLANG='$CLANG' BB_SRC='$BB_SRC' JOBS='$JOBS' \
-BB_CFLAGS='$BB_CFLAGS' BB_LDFLAGS='$BB_LDFLAGS' bb_make busybox busybox.links"
+    make -C "$BB_SRC" -j"$JOBS" CC="$CLANG --target=wasm32" HOSTCC=gcc \
+    AR=llvm-ar-19 SKIP_STRIP=y CONFIG_EXTRA_CFLAGS="$BB_CFLAGS" \
+    cmd_busybox__="$GUEST_DIR/busybox/link.sh \"\$@\" \$(core-y) \$(libs-y)" \
+    busybox busybox.links
 
 WASM="$BB_SRC/busybox"
 [ -f "$WASM" ] || die "busybox link produced no output"

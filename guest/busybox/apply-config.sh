@@ -15,7 +15,7 @@ awk 'NR==FNR {s[$1]=1; next}
 sed -E 's/^(CONFIG_[A-Z0-9_]+)=n$/# \1 is not set/' "$frag" | grep -E '^(# )?CONFIG_' >> .config.w2n
 mv .config.w2n .config
 rm -f .w2n-syms
-yes "" | make oldconfig >/dev/null
+{ yes "" || :; } | make oldconfig >/dev/null
 bad=0
 while IFS= read -r line; do
     case "$line" in
