@@ -736,6 +736,16 @@ impl Instance {
             unsafe { *inner.vmctx.global_slot(index) = value };
         }
 
+        // Defined tables with an initializer expression (after globals,
+        // which it may read).
+        for (i, init) in desc.table_inits.iter().enumerate() {
+            if let Some(init) = init {
+                let value = inner.eval_const(init).map_err(InstantiationError::Link)?;
+                let table = &inner.tables[desc.num_imported_tables as usize + i];
+                table.inner.fill(0, value as usize, table.inner.size());
+            }
+        }
+
         // Evaluate every element segment's items now (spec: at instantiation).
         {
             let mut evaluated = Vec::with_capacity(desc.elements.len());
