@@ -3,7 +3,9 @@
 #   1. it validates (wabt's wasm-validate with the features the guest uses);
 #   2. its imports and exports are exactly the lists in docs/guest-abi.md
 #      (the fenced blocks between the guest-abi:imports / guest-abi:exports
-#      markers).
+#      markers);
+#   3. the applets of cases.jsonl run on a minimal syscall shim (shim.mjs, on
+#      Node's wasm engine) with the expected stdout and exit status.
 # Usage: check.sh [path/to/busybox.wasm]   (default: build it, or take it from
 # the cache, with guest/build-userland.sh)
 set -euo pipefail
@@ -108,6 +110,18 @@ for what in imports exports; do
         bad "$what match docs/guest-abi.md"
     fi
 done
+
+# 3. run applets on the syscall shim (Node's wasm engine stands in for the
+#    Runner: write/read/exit/mmap and a few more; see shim.mjs).
+if command -v node >/dev/null; then
+    node "$here/run-cases.mjs" "$wasm" "$here/cases.jsonl" > "$tmp/cases.out" 2>&1 || true
+    grep -v ' passed, .* failed$' "$tmp/cases.out" || true
+    pass=$((pass + $(grep -c '^ok ' "$tmp/cases.out" || true)))
+    fail=$((fail + $(grep -c '^FAIL ' "$tmp/cases.out" || true)))
+    grep -q ' passed, ' "$tmp/cases.out" || bad "shim cases ran (node failed: $(tail -n1 "$tmp/cases.out"))"
+else
+    echo "skip shim cases: node not installed"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,199 @@
+// A minimal stand-in for the Runner, for testing busybox.wasm without the
+// kernel: it implements the process-start contract of docs/guest-abi.md
+// (dylink placement, initial stack block, _start) and answers a handful of
+// syscalls (write/writev/read on stdin/stdout, exit, mmap for malloc, a few
+// identity and time calls); everything else returns -ENOSYS.  Runs on Node's
+// wasm engine (threads + legacy exception handling).
+//
+//   node shim.mjs busybox.wasm [--stdin TEXT] -- ARGV...
+// prints the program's stdout and exits with its exit status.
+import { readFileSync } from "node:fs";
+
+const ENOSYS = 38, ENOTTY = 25, EBADF = 9, ENOMEM = 12, EINVAL = 22;
+const PAGE = 65536;
+
+class Exit extends Error {
+  constructor(code) { super(`exit ${code}`); this.code = code; }
+}
+
+function uleb(bytes, pos) {
+  let result = 0, shift = 0, b;
+  do {
+    b = bytes[pos.p++];
+    result += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (b & 0x80);
+  return result;
+}
+
+// dylink.0 MEM_INFO: memory size/alignment and table size the module needs.
+function dylinkInfo(module) {
+  const sec = WebAssembly.Module.customSections(module, "dylink.0");
+  if (sec.length !== 1) throw new Error("not a dylink module (no dylink.0 section)");
+  const bytes = new Uint8Array(sec[0]);
+  const pos = { p: 0 };
+  while (pos.p < bytes.length) {
+    const type = bytes[pos.p++];
+    const len = uleb(bytes, pos);
+    const end = pos.p + len;
+    if (type === 1) {
+      const memSize = uleb(bytes, pos), memAlign = uleb(bytes, pos);
+      const tableSize = uleb(bytes, pos), tableAlign = uleb(bytes, pos);
+      return { memSize, memAlign, tableSize, tableAlign };
+    }
+    pos.p = end;
+  }
+  throw new Error("dylink.0 has no MEM_INFO");
+}
+
+export function run(wasmPath, argv, stdinText = "") {
+  const module = new WebAssembly.Module(readFileSync(wasmPath));
+  const info = dylinkInfo(module);
+  const align = (x, a) => Math.ceil(x / a) * a;
+
+  // Memory map of this one-process "machine":
+  //   [64 KiB .. ) data of the process at __memory_base
+  //   then 1 MiB of stack (grows down), then an mmap heap.
+  const memoryBase = PAGE;
+  const stackTop = align(memoryBase + info.memSize, PAGE) + (1 << 20);
+  let heapNext = stackTop;
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 16384, shared: true });
+  const tableBase = 1;
+  const table = new WebAssembly.Table({ initial: tableBase + info.tableSize, element: "anyfunc" });
+
+  const u8 = () => new Uint8Array(memory.buffer);
+  const dv = () => new DataView(memory.buffer);
+  const out = [];
+  const stdin = Buffer.from(stdinText);
+  let stdinPos = 0;
+
+  // Initial stack block: argc, argv..., 0, envp..., 0, auxv..., AT_NULL.
+  const env = ["PATH=/bin", "HOME=/"];
+  let strp = stackTop - 4096;
+  const putStr = (s) => {
+    const b = Buffer.from(s + "\0");
+    u8().set(b, strp);
+    const at = strp;
+    strp += b.length;
+    return at;
+  };
+  const argvPtrs = argv.map(putStr), envPtrs = env.map(putStr);
+  const AT_PAGESZ = 6, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_SECURE = 23;
+  const aux = [AT_PAGESZ, 4096, AT_UID, 0, AT_EUID, 0, AT_GID, 0, AT_EGID, 0, AT_SECURE, 0, 0, 0];
+  const words = [argv.length, ...argvPtrs, 0, ...envPtrs, 0, ...aux];
+  const sp = (stackTop - 8192 - words.length * 4) & ~15;
+  words.forEach((w, i) => dv().setUint32(sp + i * 4, w, true));
+
+  const str = (p, n) => Buffer.from(memory.buffer, p, n).toString("latin1");
+  const write = (fd, p, n) => {
+    if (fd !== 1 && fd !== 2) return -EBADF;
+    out.push({ fd, text: str(p, n) });
+    return n;
+  };
+
+  function syscall(nr, a, b, c, d, e, f) {
+    switch (nr) {
+      case 64: return write(a, b, c);                       // write
+      case 66: {                                            // writev
+        let total = 0;
+        for (let i = 0; i < c; i++) {
+          const base = dv().getUint32(b + i * 8, true), len = dv().getUint32(b + i * 8 + 4, true);
+          const r = write(a, base, len);
+          if (r < 0) return r;
+          total += r;
+        }
+        return total;
+      }
+      case 63: {                                            // read
+        if (a !== 0) return -EBADF;
+        const n = Math.min(c, stdin.length - stdinPos);
+        u8().set(stdin.subarray(stdinPos, stdinPos + n), b);
+        stdinPos += n;
+        return n;
+      }
+      case 93: case 94: throw new Exit(a);                  // exit, exit_group
+      case 222: {                                           // mmap2 (anonymous only)
+        if (e !== -1 && e !== 0xffffffff) return -ENOSYS;
+        const len = align(b, 4096);
+        if (heapNext + len > memory.buffer.byteLength) {
+          const need = Math.ceil((heapNext + len - memory.buffer.byteLength) / PAGE);
+          try { memory.grow(need); } catch { return -ENOMEM; }
+        }
+        const at = heapNext;
+        heapNext += len;
+        u8().fill(0, at, at + len);
+        return at;
+      }
+      case 215: case 226: case 233: return 0;               // munmap, mprotect, madvise
+      case 214: return -ENOMEM;                             // brk: use mmap
+      case 29: return -ENOTTY;                              // ioctl
+      case 25:                                              // fcntl64
+        if (a > 2) return -EBADF;
+        if (b === 3) return a === 0 ? 0 : 1;                // F_GETFL: O_RDONLY / O_WRONLY
+        return b === 1 || b === 2 ? 0 : -EINVAL;            // F_GETFD, F_SETFD
+      case 96: case 172: case 178: return 1;                // set_tid_address, getpid, gettid
+      case 173: return 0;                                   // getppid
+      case 174: case 175: case 176: case 177: return 0;     // getuid, geteuid, getgid, getegid
+      case 134: case 135: return 0;                         // rt_sigaction, rt_sigprocmask
+      case 403: {                                           // clock_gettime64
+        const ns = process.hrtime.bigint();
+        dv().setBigInt64(b, ns / 1000000000n, true);
+        dv().setInt32(b + 8, Number(ns % 1000000000n), true);
+        dv().setInt32(b + 12, 0, true);
+        return 0;
+      }
+      case 160: {                                           // uname
+        const fields = ["Linux", "w2native", "6.1.0", "#1", "wasm32", "(none)"];
+        fields.forEach((s, i) => {
+          const p = a + i * 65;
+          u8().fill(0, p, p + 65);
+          u8().set(Buffer.from(s), p);
+        });
+        return 0;
+      }
+      default: return -ENOSYS;
+    }
+  }
+
+  const imports = {
+    env: {
+      memory,
+      __indirect_function_table: table,
+      __stack_pointer: new WebAssembly.Global({ value: "i32", mutable: true }, sp),
+      __memory_base: new WebAssembly.Global({ value: "i32", mutable: false }, memoryBase),
+      __table_base: new WebAssembly.Global({ value: "i32", mutable: false }, tableBase),
+      __syscall: (nr, a, b, c, d, e, f) => {
+        const r = syscall(nr, a, b, c, d, e, f) | 0;
+        if (process.env.W2N_SHIM_TRACE) console.error(`syscall ${nr}(${[a, b, c, d, e, f].join(", ")}) = ${r}`);
+        return r;
+      },
+      __vfork: () => -ENOSYS,
+      __clone_thread: () => -ENOSYS,
+    },
+  };
+  const instance = new WebAssembly.Instance(module, imports);
+  let code;
+  try {
+    instance.exports._start(sp);
+    code = 0;
+  } catch (err) {
+    if (!(err instanceof Exit)) throw err;
+    code = err.code;
+  }
+  return { code, out };
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop())) {
+  const args = process.argv.slice(2);
+  const wasm = args.shift();
+  let stdinText = "";
+  if (args[0] === "--stdin") { args.shift(); stdinText = args.shift(); }
+  if (args[0] === "--") args.shift();
+  if (!wasm || args.length === 0) {
+    console.error("usage: node shim.mjs busybox.wasm [--stdin TEXT] -- ARGV...");
+    process.exit(2);
+  }
+  const { code, out } = run(wasm, args, stdinText);
+  for (const o of out) (o.fd === 2 ? process.stderr : process.stdout).write(o.text, "latin1");
+  process.exit(code);
+}
