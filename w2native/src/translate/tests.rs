@@ -8,29 +8,22 @@ use super::{translate_function, TranslateEnv};
 use crate::abi::TargetAbi;
 use crate::error::CompileError;
 use crate::module_info::ModuleInfo;
-use crate::BoundsMode;
+use crate::{BoundsMode, Target};
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir;
 use cranelift_codegen::isa::OwnedTargetIsa;
-use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 
-fn host_isa() -> OwnedTargetIsa {
-    let mut flags = settings::builder();
-    flags.set("opt_level", "speed").unwrap();
-    flags.enable("enable_verifier").unwrap();
-    cranelift_native::builder()
-        .expect("host ISA")
-        .finish(settings::Flags::new(flags))
-        .expect("host ISA flags")
-}
-
-/// Translates every function of `wat` with `bounds`, verifies and compiles
-/// each, and returns the functions.
-fn translate_with(wat: &str, bounds: BoundsMode) -> Result<Vec<ir::Function>, CompileError> {
+/// Translates every function of `wat` for `target` with `bounds`, verifies
+/// and compiles each, and returns the functions.
+fn translate_for(
+    wat: &str,
+    bounds: BoundsMode,
+    target: Target,
+) -> Result<Vec<ir::Function>, CompileError> {
     let wasm = wat::parse_str(wat).expect("test module parses");
     let info = ModuleInfo::parse(&wasm, "test")?;
-    let isa = host_isa();
+    let isa: OwnedTargetIsa = target.isa().expect("target ISA");
     let abi = TargetAbi::new(&*isa);
     let env = TranslateEnv {
         desc: &info.desc,
@@ -61,10 +54,18 @@ fn translate_with(wat: &str, bounds: BoundsMode) -> Result<Vec<ir::Function>, Co
     Ok(out)
 }
 
-/// Translates in every bounds mode; returns the guard-mode functions.
+fn translate_with(wat: &str, bounds: BoundsMode) -> Result<Vec<ir::Function>, CompileError> {
+    translate_for(wat, bounds, Target::X86_64)
+}
+
+/// Translates in every bounds mode and for every target; returns the
+/// guard-mode x86_64 functions.
 fn check(wat: &str) -> Vec<ir::Function> {
     for mode in [BoundsMode::Explicit, BoundsMode::None] {
         translate_with(wat, mode).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+    }
+    for target in [Target::Aarch64, Target::Riscv64] {
+        translate_for(wat, BoundsMode::Guard, target).unwrap_or_else(|e| panic!("{target:?}: {e}"));
     }
     translate_with(wat, BoundsMode::Guard).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -80,13 +81,16 @@ fn empty_and_constants() {
             (func)
             (func (result i32) i32.const 42)
             (func (result i64 f32 f64) i64.const -1 f32.const 1.5 f64.const -0.0)
+            (func (result i32 i64 i32 i64 f32 f64 f32 f64 i32)
+                i32.const 1 i64.const 2 i32.const 3 i64.const 4
+                f32.const 5 f64.const 6 f32.const 7 f64.const 8 i32.const 9)
             (func (param i32 i64 f32 f64) (local i32 i64 f32 f64 funcref externref)
                 local.get 0 local.set 4
                 local.get 1 local.tee 5 drop
                 local.get 2 local.set 6 local.get 3 local.set 7
                 local.get 8 drop local.get 9 drop))"#,
     );
-    assert_eq!(fs.len(), 4);
+    assert_eq!(fs.len(), 5);
     assert!(clif(&fs[0]).contains("stack_limit"), "{}", clif(&fs[0]));
 }
 
