@@ -392,7 +392,8 @@ fn open_beneath(dirfd: i32, path: &str, flags: i32, mode: u32) -> Result<i32, Er
     // SAFETY: open_how is plain data; zero is valid for every field.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+    // O_TMPFILE includes the O_DIRECTORY bit: test it as a whole.
+    if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
         how.mode = mode as u64;
     }
     how.resolve = libc::RESOLVE_BENEATH;
@@ -1474,6 +1475,9 @@ mod tests {
         let root = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
         assert!(root >= 0);
         let fd = open_beneath(root, "sub/f", libc::O_RDONLY, 0).unwrap();
+        // SAFETY: closing what we opened.
+        unsafe { libc::close(fd) };
+        let fd = open_beneath(root, "sub", libc::O_RDONLY | libc::O_DIRECTORY, 0o666).unwrap();
         // SAFETY: closing what we opened.
         unsafe { libc::close(fd) };
         assert!(open_beneath(root, "sub/../sub/f", libc::O_RDONLY, 0).is_ok());
