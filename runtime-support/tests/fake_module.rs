@@ -397,3 +397,31 @@ fn linking_two_instances() {
         .call(&[Val::I32(1), Val::I32(1)]);
     assert_eq!(r.unwrap(), [Val::I32(2)]);
 }
+
+/// Runs in a child process (see `real_crashes_stay_crashes`): faults outside
+/// compiled code, inside a protected call, with the handlers installed.
+#[test]
+fn crash_child() {
+    if std::env::var_os("W2N_CRASH_CHILD").is_none() {
+        return;
+    }
+    let _ = Module::new(record(&descriptor(0))).unwrap();
+    let _ = runtime_support::catch_traps(|| {
+        // SAFETY: deliberately faulting; this process is expected to die.
+        unsafe { std::ptr::read_volatile(std::ptr::null::<u8>().wrapping_add(8)) }
+    });
+    std::process::exit(0);
+}
+
+#[test]
+fn real_crashes_stay_crashes() {
+    use std::os::unix::process::ExitStatusExt;
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env("W2N_CRASH_CHILD", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status:?}");
+}
