@@ -15,6 +15,8 @@
 mod code;
 mod env;
 #[cfg(test)]
+mod exec_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::error::{CompileError, Location, Result};
