@@ -742,11 +742,20 @@ unsafe extern "C" fn fd_fdstat_get(vmctx: *mut VMContext, fd: i32, out: i32) -> 
             flags |= 16;
         }
         let out = out as u32;
+        let ty = filetype(st.st_mode);
+        // wasi-libc's isatty() wants a character device without the seek
+        // and tell rights; keeping them would make every terminal look like
+        // a file (and stdout fully buffered).
+        let rights = if ty == 2 {
+            ALL_RIGHTS & !((1 << 2) | (1 << 5))
+        } else {
+            ALL_RIGHTS
+        };
         m.bytes(out, 24)?.fill(0);
-        m.write_u8(out, filetype(st.st_mode))?;
+        m.write_u8(out, ty)?;
         m.write_u16(out + 2, flags)?;
-        m.write_u64(out + 8, ALL_RIGHTS)?;
-        m.write_u64(out + 16, ALL_RIGHTS)
+        m.write_u64(out + 8, rights)?;
+        m.write_u64(out + 16, rights)
     })
 }
 
