@@ -364,12 +364,17 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         let sig = self.wasm_sig(b, type_index);
         let addr = self.table_elem_addr(b, table, elem, Trap::UndefinedElement);
         let funcref = b.ins().load(self.ptr(), trusted(), addr, 0);
-        self.trapz_ptr(b, funcref, Trap::IndirectCallToNull);
 
+        // A null element faults on this first access to the `VMFuncRef`
+        // (the zero page is never mapped), which saves a compare and branch
+        // per call; the trap code makes the fault an "uninitialized element".
         let o = self.env.offsets;
+        let null_faults = MemFlagsData::new()
+            .with_aligned()
+            .with_trap_code(Some(trap_code(Trap::IndirectCallToNull)));
         let actual = b
             .ins()
-            .load(types::I32, trusted(), funcref, o.funcref_type_id() as i32);
+            .load(types::I32, null_faults, funcref, o.funcref_type_id() as i32);
         let type_ids = self.load_vmctx_ptr(b, o.type_ids());
         let expected = b
             .ins()
@@ -388,10 +393,6 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         full.extend_from_slice(args);
         let inst = b.ins().call_indirect(sig, func_ptr, &full);
         b.inst_results(inst).to_vec()
-    }
-
-    fn trapz_ptr(&self, b: &mut FunctionBuilder, v: Value, trap: Trap) {
-        b.ins().trapz(v, trap_code(trap));
     }
 
     // ----- builtins -----
