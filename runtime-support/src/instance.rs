@@ -191,6 +191,18 @@ impl Module {
         if record.num_types != desc.types.len() {
             return Err(format!("{name}: record and descriptor disagree on types"));
         }
+        let funcs: &[*const u8] = if record.num_funcs == 0 {
+            &[]
+        } else {
+            // SAFETY: `funcs` has `num_funcs` entries (checked just above).
+            unsafe { std::slice::from_raw_parts(record.funcs, record.num_funcs) }
+        };
+        if let Some(i) = funcs.iter().position(|f| f.is_null()) {
+            return Err(format!(
+                "{name}: module record has a null pointer for function {} (its relocations were not applied)",
+                i as u32 + desc.num_imported_funcs
+            ));
+        }
         if desc.memories.len() > 1 {
             return Err(format!("{name}: multiple memories are not supported"));
         }
