@@ -1510,6 +1510,101 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A context whose memory is `mem`, enough for host functions.
+    fn fake_vmctx(mem: &crate::memory::LinearMemory) -> VMContext {
+        VMContext {
+            memory_base: mem.base(),
+            memory_def: mem.def_ptr(),
+            stack_limit: 0,
+            builtins: std::ptr::null(),
+            type_ids: std::ptr::null(),
+            funcrefs: std::ptr::null_mut(),
+            tables: std::ptr::null(),
+            instance: std::ptr::null(),
+            tls: 0,
+        }
+    }
+
+    #[test]
+    fn functions_through_guest_memory() {
+        use w2native_environ::{Limits, MemoryType};
+        let dir = std::env::temp_dir().join(format!("w2n-wasi-fn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        init(WasiCtx::new(
+            vec![b"prog".to_vec(), b"x".to_vec()],
+            vec![b"A=1".to_vec()],
+            dir.to_str().unwrap(),
+        ));
+        let mem = crate::memory::LinearMemory::new(MemoryType {
+            limits: Limits { min: 1, max: None },
+            shared: false,
+        })
+        .unwrap();
+        let mut ctx = fake_vmctx(&mem);
+        let v: *mut VMContext = &mut ctx;
+        let rd32 = |at: u64| u32::from_le_bytes(mem.read(at, 4).unwrap().try_into().unwrap());
+        // SAFETY: `v` is a context whose memory is `mem`, as host functions expect.
+        unsafe {
+            assert_eq!(args_sizes_get(v, 0, 4), 0);
+            assert_eq!((rd32(0), rd32(4)), (2, 7));
+            assert_eq!(args_get(v, 16, 64), 0);
+            assert_eq!(rd32(20), 69);
+            assert_eq!(mem.read(64, 7).unwrap(), b"prog\0x\0");
+            assert_eq!(environ_sizes_get(v, 0, 4), 0);
+            assert_eq!((rd32(0), rd32(4)), (1, 4));
+            assert_eq!(args_get(v, 65530, 64), errno::FAULT as i32);
+
+            // Preopen discovery, as wasi-libc does it.
+            assert_eq!(fd_prestat_get(v, 3, 0), 0);
+            assert_eq!(rd32(4), 1);
+            assert_eq!(fd_prestat_dir_name(v, 3, 8, 1), 0);
+            assert_eq!(mem.read(8, 1).unwrap(), b".");
+            assert_eq!(fd_prestat_get(v, 4, 0), errno::BADF as i32);
+
+            // Create, write, seek, read back.
+            assert!(mem.write(100, b"f.txt"));
+            let rights = (1i64 << 1) | (1 << 6);
+            assert_eq!(path_open(v, 3, 1, 100, 5, 1 | 8, rights, rights, 0, 0), 0);
+            let fd = rd32(0) as i32;
+            assert!(mem.write(200, b"hello"));
+            assert!(mem.write(300, &[200, 0, 0, 0, 5, 0, 0, 0]));
+            assert_eq!(fd_write(v, fd, 300, 1, 0), 0);
+            assert_eq!(rd32(0), 5);
+            assert_eq!(fd_seek(v, fd, 1, 0, 0), 0);
+            assert!(mem.write(300, &[0, 4, 0, 0, 16, 0, 0, 0]));
+            assert_eq!(fd_read(v, fd, 300, 1, 0), 0);
+            assert_eq!(rd32(0), 4);
+            assert_eq!(mem.read(1024, 4).unwrap(), b"ello");
+            assert_eq!(fd_close(v, fd), 0);
+            assert_eq!(fd_close(v, fd), errno::BADF as i32);
+            assert_eq!(path_filestat_get(v, 3, 0, 100, 5, 400), 0);
+            assert_eq!(mem.read(400 + 16, 1).unwrap(), [4]);
+            assert_eq!(rd32(400 + 32), 5);
+
+            // The directory lists it; the sandbox refuses escapes.
+            assert!(mem.write(100, b"."));
+            assert_eq!(path_open(v, 3, 1, 100, 1, 2, 1 << 14, 0, 0, 0), 0);
+            let dfd = rd32(0) as i32;
+            assert_eq!(fd_readdir(v, dfd, 2048, 1024, 0, 0), 0);
+            let used = rd32(0) as u64;
+            let listing = mem.read(2048, used as usize).unwrap();
+            assert!(listing.windows(5).any(|w| w == b"f.txt"));
+            assert!(mem.write(100, b"../x"));
+            assert_eq!(
+                path_open(v, 3, 1, 100, 4, 0, 2, 0, 0, 0),
+                errno::NOTCAPABLE as i32
+            );
+            assert_eq!(
+                path_create_directory(v, 3, 100, 4),
+                errno::NOTCAPABLE as i32
+            );
+            assert!(mem.write(100, b"f.txt"));
+            assert_eq!(path_unlink_file(v, 3, 100, 5), 0);
+            assert_eq!(path_unlink_file(v, 3, 100, 5), 44);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn errno_mapping() {
         assert_eq!(from_linux(libc::ENOENT), 44);
