@@ -1,1 +1,6 @@
-//! End-to-end test suites live in tests/*.rs.
+//! Shared machinery of the end-to-end suites: loading modules compiled by
+//! w2native into this process ([`loader`]) and running `.wast` scripts
+//! against them ([`wast_runner`]).
+
+pub mod loader;
+pub mod wast_runner;

@@ -167,7 +167,11 @@ pub fn emit_entry(isa: OwnedTargetIsa, entry: &str, records: &[String]) -> Resul
         .map_err(err)?;
     let record_ids: Vec<DataId> = records
         .iter()
-        .map(|r| module.declare_data(r, Linkage::Import, false, false).map_err(err))
+        .map(|r| {
+            module
+                .declare_data(r, Linkage::Import, false, false)
+                .map_err(err)
+        })
         .collect::<Result<_, _>>()?;
 
     let mut ctx = Context::new();
@@ -215,7 +219,8 @@ fn define_pointer_table(
         .declare_data(name, Linkage::Local, false, false)
         .map_err(err)?;
     let mut data = DataDescription::new();
-    data.define_zeroinit(targets.len().max(1) * ptr);
+    // Not `define_zeroinit`: a .bss object cannot carry relocations.
+    data.define(vec![0u8; targets.len().max(1) * ptr].into_boxed_slice());
     data.set_align(ptr as u64);
     for (i, target) in targets.into_iter().enumerate() {
         let fref = module.declare_func_in_data(target, &mut data);

@@ -1,0 +1,479 @@
+//! Runs one `.wast` script against modules compiled by w2native.
+//!
+//! Every module goes through the AOT path ([`crate::loader`]); exports are
+//! invoked through the runtime's array-call trampolines. Each assertion is
+//! counted as passed or failed; directives this runner does not implement
+//! are counted as skipped with the reason.
+
+use crate::loader::{self, LoadError};
+use runtime_support::{
+    Extern, Func, Global, Imports, Instance, InstantiationError, Memory, Table, TrapError, Val,
+};
+use std::collections::HashMap;
+use std::path::Path;
+use w2native::BoundsMode;
+use w2native_environ::{FuncType, GlobalType, Limits, MemoryType, TableType, Trap, ValType};
+use wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
+use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
+
+#[derive(Default, Debug)]
+pub struct Report {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// `line: message` of each failure.
+    pub failures: Vec<String>,
+    /// Why directives were skipped (deduplicated).
+    pub skip_reasons: Vec<String>,
+}
+
+/// Options of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    pub bounds: BoundsMode,
+}
+
+struct Runner<'a> {
+    file: &'a str,
+    opts: RunOptions,
+    dir: &'a Path,
+    imports: Imports,
+    instances: HashMap<String, Instance>,
+    current: Option<Instance>,
+    definitions: HashMap<String, Vec<u8>>,
+    report: Report,
+}
+
+pub fn run_wast(file: &str, src: &str, opts: RunOptions, dir: &Path) -> Report {
+    let mut runner = Runner {
+        file,
+        opts,
+        dir,
+        imports: spectest_imports(),
+        instances: HashMap::new(),
+        current: None,
+        definitions: HashMap::new(),
+        report: Report::default(),
+    };
+    let buf = match wast::parser::ParseBuffer::new(src) {
+        Ok(b) => b,
+        Err(e) => {
+            runner.fail(0, format!("lexing failed: {e}"));
+            return runner.report;
+        }
+    };
+    let wast = match wast::parser::parse::<wast::Wast>(&buf) {
+        Ok(w) => w,
+        Err(e) => {
+            runner.fail(0, format!("parsing failed: {e}"));
+            return runner.report;
+        }
+    };
+    for directive in wast.directives {
+        let line = directive.span().linecol_in(src).0 + 1;
+        // A panic in the compiler is a failure of that assertion, not of the run.
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.directive(directive)));
+        match outcome {
+            Ok(Ok(Outcome::Pass)) => runner.report.passed += 1,
+            Ok(Ok(Outcome::Quiet)) => {}
+            Ok(Ok(Outcome::Skip(reason))) => {
+                runner.report.skipped += 1;
+                if !runner.report.skip_reasons.contains(&reason) {
+                    runner.report.skip_reasons.push(reason);
+                }
+            }
+            Ok(Err(message)) => runner.fail(line, message),
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                runner.fail(line, format!("panic: {msg}"));
+            }
+        }
+    }
+    runner.report
+}
+
+enum Outcome {
+    /// An assertion held.
+    Pass,
+    /// A command that is not an assertion (module, register, invoke) worked.
+    Quiet,
+    Skip(String),
+}
+
+type Step = Result<Outcome, String>;
+
+impl Runner<'_> {
+    fn fail(&mut self, line: usize, message: String) {
+        self.report.failed += 1;
+        self.report
+            .failures
+            .push(format!("{}:{line}: {message}", self.file));
+    }
+
+    fn directive(&mut self, d: WastDirective<'_>) -> Step {
+        match d {
+            WastDirective::Module(mut module) => {
+                let name = module.name().map(|id| id.name().to_string());
+                let wasm = module
+                    .encode()
+                    .map_err(|e| format!("encoding module: {e}"))?;
+                let instance = self
+                    .instantiate(&wasm)
+                    .map_err(|e| format!("module failed to instantiate: {e}"))?;
+                self.set_current(name, instance);
+                Ok(Outcome::Quiet)
+            }
+            WastDirective::ModuleDefinition(mut module) => {
+                let name = module
+                    .name()
+                    .map(|id| id.name().to_string())
+                    .unwrap_or_default();
+                let wasm = module
+                    .encode()
+                    .map_err(|e| format!("encoding module: {e}"))?;
+                self.definitions.insert(name, wasm);
+                Ok(Outcome::Quiet)
+            }
+            WastDirective::ModuleInstance {
+                instance, module, ..
+            } => {
+                let def = module.map(|m| m.name().to_string()).unwrap_or_default();
+                let wasm = self
+                    .definitions
+                    .get(&def)
+                    .cloned()
+                    .ok_or(format!("no module definition `{def}`"))?;
+                let inst = self
+                    .instantiate(&wasm)
+                    .map_err(|e| format!("module failed to instantiate: {e}"))?;
+                self.set_current(instance.map(|i| i.name().to_string()), inst);
+                Ok(Outcome::Quiet)
+            }
+            WastDirective::Register { name, module, .. } => {
+                let instance = self.instance(module.map(|m| m.name()))?;
+                self.imports.define_instance(name, &instance);
+                Ok(Outcome::Quiet)
+            }
+            WastDirective::Invoke(invoke) => {
+                self.invoke(&invoke)
+                    .map_err(|e| format!("invoke {} trapped: {}", invoke.name, trap_text(&e)))?;
+                Ok(Outcome::Quiet)
+            }
+            WastDirective::AssertReturn { exec, results, .. } => {
+                let got = match self.execute(exec)? {
+                    Ok(values) => values,
+                    Err(e) => return Err(format!("expected return, got trap: {}", trap_text(&e))),
+                };
+                if got.len() != results.len() {
+                    return Err(format!("expected {} results, got {got:?}", results.len()));
+                }
+                for (i, (v, expected)) in got.iter().zip(&results).enumerate() {
+                    if !matches_ret(v, expected) {
+                        return Err(format!("result {i}: expected {expected:?}, got {v:?}"));
+                    }
+                }
+                Ok(Outcome::Pass)
+            }
+            WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec)? {
+                Ok(values) => Err(format!("expected trap `{message}`, got {values:?}")),
+                Err(e) => check_trap(&e, message),
+            },
+            WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call) {
+                Ok(values) => Err(format!("expected `{message}`, got {values:?}")),
+                Err(e) => check_trap(&e, message),
+            },
+            WastDirective::AssertInvalid {
+                module, message, ..
+            }
+            | WastDirective::AssertMalformed {
+                module, message, ..
+            } => self.expect_rejected(module, message),
+            WastDirective::AssertUnlinkable {
+                mut module,
+                message,
+                ..
+            } => {
+                let wasm = module
+                    .encode()
+                    .map_err(|e| format!("encoding module: {e}"))?;
+                match self.instantiate(&wasm) {
+                    Ok(_) => Err(format!("expected unlinkable `{message}`, but it linked")),
+                    Err(InstError::Link(_)) => Ok(Outcome::Pass),
+                    Err(e) => Err(format!("expected unlinkable `{message}`, got {e}")),
+                }
+            }
+            WastDirective::AssertInvalidCustom { .. }
+            | WastDirective::AssertMalformedCustom { .. } => Ok(Outcome::Skip(
+                "custom-section assertions (annotations proposal)".into(),
+            )),
+            WastDirective::AssertException { .. } => {
+                Ok(Outcome::Skip("exception assertions".into()))
+            }
+            WastDirective::AssertSuspension { .. } => Ok(Outcome::Skip("stack switching".into())),
+            WastDirective::Thread(_) | WastDirective::Wait { .. } => Ok(Outcome::Skip(
+                "wast threads (run by the threads suite)".into(),
+            )),
+        }
+    }
+
+    fn set_current(&mut self, name: Option<String>, instance: Instance) {
+        if let Some(name) = name {
+            self.instances.insert(name, instance.clone());
+        }
+        self.current = Some(instance);
+    }
+
+    fn instance(&self, name: Option<&str>) -> Result<Instance, String> {
+        match name {
+            Some(n) => self
+                .instances
+                .get(n)
+                .cloned()
+                .ok_or(format!("unknown module `{n}`")),
+            None => self.current.clone().ok_or("no current module".to_string()),
+        }
+    }
+
+    fn expect_rejected(&mut self, mut module: QuoteWat<'_>, message: &str) -> Step {
+        let wasm = match module.encode() {
+            Ok(w) => w,
+            // The text did not even parse: malformed, as expected.
+            Err(_) => return Ok(Outcome::Pass),
+        };
+        let opts = w2native::CompileOptions::new(w2native::Target::host(), "check", "check");
+        match w2native::compile_module(&wasm, &opts) {
+            Ok(_) => Err(format!("expected rejection `{message}`, but it compiled")),
+            Err(_) => Ok(Outcome::Pass),
+        }
+    }
+
+    fn instantiate(&self, wasm: &[u8]) -> Result<Instance, InstError> {
+        let module =
+            loader::load(wasm, self.file, self.opts.bounds, self.dir).map_err(InstError::Load)?;
+        Instance::new(&module, &self.imports).map_err(|e| match e {
+            InstantiationError::Link(m) => InstError::Link(m),
+            InstantiationError::Trap(t) => InstError::Trap(t),
+            InstantiationError::Resource(m) => InstError::Resource(m),
+        })
+    }
+
+    fn invoke(&self, invoke: &WastInvoke<'_>) -> Result<Vec<Val>, TrapError> {
+        let instance = self
+            .instance(invoke.module.map(|m| m.name()))
+            .map_err(TrapError::Host)?;
+        let func = instance
+            .get_func(invoke.name)
+            .ok_or_else(|| TrapError::Host(format!("no exported function `{}`", invoke.name)))?;
+        let args = invoke
+            .args
+            .iter()
+            .map(arg_val)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(TrapError::Host)?;
+        func.call(&args)
+    }
+
+    /// Outer error: the harness could not run it; inner: wasm result or trap.
+    fn execute(&mut self, exec: WastExecute<'_>) -> Result<Result<Vec<Val>, TrapError>, String> {
+        match exec {
+            WastExecute::Invoke(invoke) => Ok(self.invoke(&invoke)),
+            WastExecute::Get { module, global, .. } => {
+                let instance = self.instance(module.map(|m| m.name()))?;
+                let g = instance
+                    .get_global(global)
+                    .ok_or(format!("no exported global `{global}`"))?;
+                Ok(Ok(vec![g.get()]))
+            }
+            WastExecute::Wat(mut wat) => {
+                let wasm = wat.encode().map_err(|e| format!("encoding module: {e}"))?;
+                match self.instantiate(&wasm) {
+                    Ok(_) => Ok(Ok(vec![])),
+                    Err(InstError::Trap(t)) => Ok(Err(t)),
+                    Err(e) => Err(format!("module failed to instantiate: {e}")),
+                }
+            }
+        }
+    }
+}
+
+enum InstError {
+    Load(LoadError),
+    Link(String),
+    Trap(TrapError),
+    Resource(String),
+}
+
+impl std::fmt::Display for InstError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InstError::Load(e) => write!(f, "{e}"),
+            InstError::Link(m) => write!(f, "link error: {m}"),
+            InstError::Trap(t) => write!(f, "trap: {}", trap_text(t)),
+            InstError::Resource(m) => write!(f, "resource error: {m}"),
+        }
+    }
+}
+
+fn trap_text(e: &TrapError) -> String {
+    match e {
+        TrapError::Trap { trap, .. } => trap.message().to_string(),
+        TrapError::Exit(code) => format!("exit({code})"),
+        TrapError::Host(m) => m.clone(),
+    }
+}
+
+/// The spec's wording differs from ours in one place: an out-of-range
+/// `call_indirect` index is "undefined element".
+fn check_trap(e: &TrapError, expected: &str) -> Step {
+    let Some(trap) = e.trap() else {
+        return Err(format!("expected trap `{expected}`, got {}", trap_text(e)));
+    };
+    let ok = expected.starts_with(trap.message())
+        || (trap == Trap::TableOutOfBounds && expected.starts_with("undefined element"));
+    if ok {
+        Ok(Outcome::Pass)
+    } else {
+        Err(format!(
+            "expected trap `{expected}`, got `{}`",
+            trap.message()
+        ))
+    }
+}
+
+fn arg_val(arg: &WastArg<'_>) -> Result<Val, String> {
+    let WastArg::Core(core) = arg else {
+        return Err("component-model argument".into());
+    };
+    Ok(match core {
+        WastArgCore::I32(v) => Val::I32(*v),
+        WastArgCore::I64(v) => Val::I64(*v),
+        WastArgCore::F32(v) => Val::F32(v.bits),
+        WastArgCore::F64(v) => Val::F64(v.bits),
+        WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
+        WastArgCore::RefNull(HeapType::Abstract {
+            ty: AbstractHeapType::Func,
+            ..
+        }) => Val::FuncRef(0),
+        WastArgCore::RefNull(_) => Val::ExternRef(0),
+        // Host references are small integers; +1 keeps them distinct from null.
+        WastArgCore::RefExtern(n) | WastArgCore::RefHost(n) => Val::ExternRef(*n as usize + 1),
+    })
+}
+
+fn matches_ret(v: &Val, expected: &WastRet<'_>) -> bool {
+    let WastRet::Core(core) = expected else {
+        return false;
+    };
+    matches_core(v, core)
+}
+
+fn matches_core(v: &Val, expected: &WastRetCore<'_>) -> bool {
+    match (v, expected) {
+        (Val::I32(a), WastRetCore::I32(b)) => a == b,
+        (Val::I64(a), WastRetCore::I64(b)) => a == b,
+        (Val::F32(a), WastRetCore::F32(p)) => match p {
+            NanPattern::CanonicalNan => a & 0x7fff_ffff == 0x7fc0_0000,
+            NanPattern::ArithmeticNan => a & 0x7fc0_0000 == 0x7fc0_0000,
+            NanPattern::Value(b) => *a == b.bits,
+        },
+        (Val::F64(a), WastRetCore::F64(p)) => match p {
+            NanPattern::CanonicalNan => a & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
+            NanPattern::ArithmeticNan => a & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
+            NanPattern::Value(b) => *a == b.bits,
+        },
+        (Val::FuncRef(r) | Val::ExternRef(r), WastRetCore::RefNull(_)) => *r == 0,
+        (Val::ExternRef(r), WastRetCore::RefExtern(Some(n))) => *r == *n as usize + 1,
+        (Val::ExternRef(r), WastRetCore::RefExtern(None)) => *r != 0,
+        (Val::ExternRef(r), WastRetCore::RefHost(n)) => *r == *n as usize + 1,
+        (Val::FuncRef(r), WastRetCore::RefFunc(_)) => *r != 0,
+        (v, WastRetCore::Either(options)) => options.iter().any(|o| matches_core(v, o)),
+        _ => false,
+    }
+}
+
+macro_rules! spectest_print {
+    ($($name:ident($($p:ident: $t:ty),*);)*) => {
+        $(
+            // The spec's host functions print their arguments; the tests only
+            // need them to exist with the right types.
+            extern "C" fn $name(_vmctx: *mut u8, $($p: $t),*) { $(let _ = $p;)* }
+        )*
+    };
+}
+
+spectest_print! {
+    print();
+    print_i32(a: i32);
+    print_i64(a: i64);
+    print_f32(a: f32);
+    print_f64(a: f64);
+    print_i32_f32(a: i32, b: f32);
+    print_f64_f64(a: f64, b: f64);
+}
+
+/// The `spectest` module every spec script may import from.
+fn spectest_imports() -> Imports {
+    use ValType::*;
+    let mut imports = Imports::new();
+    let funcs: [(&str, *const u8, Vec<ValType>); 7] = [
+        ("print", print as *const u8, vec![]),
+        ("print_i32", print_i32 as *const u8, vec![I32]),
+        ("print_i64", print_i64 as *const u8, vec![I64]),
+        ("print_f32", print_f32 as *const u8, vec![F32]),
+        ("print_f64", print_f64 as *const u8, vec![F64]),
+        ("print_i32_f32", print_i32_f32 as *const u8, vec![I32, F32]),
+        ("print_f64_f64", print_f64_f64 as *const u8, vec![F64, F64]),
+    ];
+    for (name, ptr, params) in funcs {
+        let ty = FuncType {
+            params,
+            results: vec![],
+        };
+        // SAFETY: each function above has the compiled-code signature for `ty`.
+        imports.define(
+            "spectest",
+            name,
+            Extern::Func(unsafe { Func::host(ptr, ty) }),
+        );
+    }
+    let global = |ty, val| Extern::Global(Global::new(GlobalType { ty, mutable: false }, val));
+    imports.define("spectest", "global_i32", global(I32, Val::I32(666)));
+    imports.define("spectest", "global_i64", global(I64, Val::I64(666)));
+    imports.define(
+        "spectest",
+        "global_f32",
+        global(F32, Val::F32(666.6f32.to_bits())),
+    );
+    imports.define(
+        "spectest",
+        "global_f64",
+        global(F64, Val::F64(666.6f64.to_bits())),
+    );
+    let table = Table::new(
+        TableType {
+            elem: FuncRef,
+            limits: Limits {
+                min: 10,
+                max: Some(20),
+            },
+        },
+        Val::FuncRef(0),
+    )
+    .expect("spectest table");
+    imports.define("spectest", "table", Extern::Table(table));
+    let memory = Memory::new(MemoryType {
+        limits: Limits {
+            min: 1,
+            max: Some(2),
+        },
+        shared: false,
+    })
+    .expect("spectest memory");
+    imports.define("spectest", "memory", Extern::Memory(memory));
+    imports
+}
