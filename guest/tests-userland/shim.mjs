@@ -2,7 +2,8 @@
 // kernel: it implements the process-start contract of docs/guest-abi.md
 // (dylink placement, initial stack block, _start) and answers a handful of
 // syscalls (write/writev/read on stdin/stdout, exit, mmap for malloc, a few
-// identity and time calls); everything else returns -ENOSYS.  Runs on Node's
+// identity and time calls, signals to itself delivered through the
+// __w2n_signal export); everything else returns -ENOSYS.  Runs on Node's
 // wasm engine (threads + legacy exception handling).
 //
 //   node shim.mjs busybox.wasm [--stdin TEXT] -- ARGV...
@@ -84,6 +85,43 @@ export function run(wasmPath, argv, stdinText = "") {
   const sp = (stackTop - 8192 - words.length * 4) & ~15;
   words.forEach((w, i) => dv().setUint32(sp + i * 4, w, true));
 
+  // Signals (docs/guest-abi.md section 8): dispositions from rt_sigaction,
+  // a blocked mask, and delivery on return from a syscall.
+  const actions = new Map();            // sig -> { handler, flags, mask: [lo, hi] }
+  let blocked = [0, 0];
+  const pending = [];
+  const bit = (sig) => [(sig - 1) < 32 ? 1 << (sig - 1) : 0, (sig - 1) >= 32 ? 1 << (sig - 33) : 0];
+  const isBlocked = (sig) => { const [lo, hi] = bit(sig); return (blocked[0] & lo) || (blocked[1] & hi); };
+  let instance;
+  function deliver() {
+    for (let i = 0; i < pending.length; i++) {
+      const sig = pending[i];
+      if (isBlocked(sig)) continue;
+      pending.splice(i--, 1);
+      const act = actions.get(sig) ?? { handler: 0, flags: 0, mask: [0, 0] };
+      if (act.handler === 1) continue;                    // SIG_IGN
+      if (act.handler === 0) {                            // SIG_DFL
+        if ([17, 18, 23, 28].includes(sig)) continue;     // CHLD CONT URG WINCH: ignore
+        throw new Exit(128 + sig);
+      }
+      const spg = imports.env.__stack_pointer;
+      const saved = spg.value;
+      const uc = (saved - 180) & ~15, info = (uc - 128) & ~15;
+      u8().fill(0, info, uc + 180);
+      dv().setInt32(info, sig, true);                     // si_signo
+      dv().setInt32(info + 8, 0, true);                   // si_code = SI_USER
+      dv().setUint32(uc + 52, blocked[0], true);          // uc_sigmask
+      dv().setUint32(uc + 56, blocked[1], true);
+      dv().setUint32(uc + 24, saved, true);               // uc_mcontext.__sp
+      const [lo, hi] = (act.flags & 0x40000000) ? [0, 0] : bit(sig);
+      blocked = [blocked[0] | act.mask[0] | lo, blocked[1] | act.mask[1] | hi];
+      spg.value = info & ~15;
+      instance.exports.__w2n_signal(sig, info, uc, act.handler, act.flags);
+      blocked = [dv().getUint32(uc + 52, true), dv().getUint32(uc + 56, true)];
+      spg.value = saved;
+    }
+  }
+
   const str = (p, n) => Buffer.from(memory.buffer, p, n).toString("latin1");
   const write = (fd, p, n) => {
     if (fd !== 1 && fd !== 2) return -EBADF;
@@ -134,7 +172,34 @@ export function run(wasmPath, argv, stdinText = "") {
       case 96: case 172: case 178: return 1;                // set_tid_address, getpid, gettid
       case 173: return 0;                                   // getppid
       case 174: case 175: case 176: case 177: return 0;     // getuid, geteuid, getgid, getegid
-      case 134: case 135: return 0;                         // rt_sigaction, rt_sigprocmask
+      case 134: {                                           // rt_sigaction
+        if (a < 1 || a > 64 || a === 9 || a === 19) return -EINVAL;
+        const old = actions.get(a) ?? { handler: 0, flags: 0, mask: [0, 0] };
+        if (b) actions.set(a, { handler: dv().getUint32(b, true), flags: dv().getUint32(b + 4, true),
+                                mask: [dv().getUint32(b + 8, true), dv().getUint32(b + 12, true)] });
+        if (c) {
+          dv().setUint32(c, old.handler, true); dv().setUint32(c + 4, old.flags, true);
+          dv().setUint32(c + 8, old.mask[0], true); dv().setUint32(c + 12, old.mask[1], true);
+        }
+        return 0;
+      }
+      case 135: {                                           // rt_sigprocmask
+        if (c) { dv().setUint32(c, blocked[0], true); dv().setUint32(c + 4, blocked[1], true); }
+        if (b) {
+          const set = [dv().getUint32(b, true), dv().getUint32(b + 4, true)];
+          if (a === 0) blocked = [blocked[0] | set[0], blocked[1] | set[1]];          // SIG_BLOCK
+          else if (a === 1) blocked = [blocked[0] & ~set[0], blocked[1] & ~set[1]];   // SIG_UNBLOCK
+          else if (a === 2) blocked = set;                                            // SIG_SETMASK
+          else return -EINVAL;
+        }
+        return 0;
+      }
+      case 129: case 130: case 131: {                       // kill, tkill, tgkill
+        const sig = nr === 131 ? c : b;
+        if (sig < 0 || sig > 64) return -EINVAL;
+        if (sig) pending.push(sig);
+        return 0;
+      }
       case 403: {                                           // clock_gettime64
         const ns = process.hrtime.bigint();
         dv().setBigInt64(b, ns / 1000000000n, true);
@@ -165,13 +230,14 @@ export function run(wasmPath, argv, stdinText = "") {
       __syscall: (nr, a, b, c, d, e, f) => {
         const r = syscall(nr, a, b, c, d, e, f) | 0;
         if (process.env.W2N_SHIM_TRACE) console.error(`syscall ${nr}(${[a, b, c, d, e, f].join(", ")}) = ${r}`);
+        if (pending.length) deliver();
         return r;
       },
       __vfork: () => -ENOSYS,
       __clone_thread: () => -ENOSYS,
     },
   };
-  const instance = new WebAssembly.Instance(module, imports);
+  instance = new WebAssembly.Instance(module, imports);
   let code;
   try {
     instance.exports._start(sp);
