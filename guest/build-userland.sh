@@ -6,7 +6,9 @@
 # Upstream sources are Debian source packages fetched at build time; only our
 # own files are applied to them.  The result is cached under
 #   $W2NATIVE_CACHE/guest/userland-<hash of every input>/
-# and the last line printed on stdout is the path of busybox.wasm.
+# (busybox.wasm, applets.txt, busybox.config, logs/, and sysroot/: our libc
+# for building other programs) and the last line printed on stdout is the
+# path of busybox.wasm.
 #
 # Usage: guest/build-userland.sh [--force]
 #   --force   rebuild even if the cache has this exact build
@@ -155,6 +157,10 @@ cp "$WASM" "$WORK/keep/busybox.wasm"
 cp "$BB_SRC/.config" "$WORK/keep/busybox.config"
 sed 's#.*/##' "$BB_SRC/busybox.links" | sort > "$WORK/keep/applets.txt"
 mv "$WORK/logs" "$WORK/keep/logs"
+# The libc (headers, libc.a, crt1.o) for building other wasm32 programs
+# against the same ABI (guest/tests-userland builds its C tests with it).
+mv "$SYSROOT" "$WORK/keep/sysroot"
+cp "$GUEST_DIR/busybox/link.sh" "$WORK/keep/sysroot/link.sh"
 rm -rf "$OUT"
 mv "$WORK/keep" "$OUT"
 rm -rf "$WORK"

@@ -5,7 +5,9 @@
 #      (the fenced blocks between the guest-abi:imports / guest-abi:exports
 #      markers);
 #   3. the applets of cases.jsonl run on a minimal syscall shim (shim.mjs, on
-#      Node's wasm engine) with the expected stdout and exit status.
+#      Node's wasm engine) with the expected stdout and exit status;
+#   4. the C programs in c/ (threads, TLS, setjmp) built against our libc run
+#      on the same shim with the expected output.
 # Usage: check.sh [path/to/busybox.wasm]   (default: build it, or take it from
 # the cache, with guest/build-userland.sh)
 set -euo pipefail
@@ -121,6 +123,40 @@ if command -v node >/dev/null; then
     grep -q ' passed, ' "$tmp/cases.out" || bad "shim cases ran (node failed: $(tail -n1 "$tmp/cases.out"))"
 else
     echo "skip shim cases: node not installed"
+fi
+
+# 4. C programs (c/NAME.c, expected stdout c/NAME.out) built against the same
+#    libc (the sysroot/ kept next to busybox.wasm) and run on the shim:
+#    threads, TLS, futexes, setjmp/longjmp.
+sysroot="$(dirname "$wasm")/sysroot"
+if ! command -v node >/dev/null; then
+    echo "skip C cases: node not installed"
+elif [ ! -f "$sysroot/lib/libc.a" ]; then
+    echo "skip C cases: no sysroot next to $wasm"
+else
+    rt="$(clang-19 -print-resource-dir)/lib/wasi/libclang_rt.builtins-wasm32.a"
+    for src in "$here"/c/*.c; do
+        name="$(basename "$src" .c)"
+        obj="$tmp/$name.o" prog="$tmp/$name.wasm"
+        if ! clang-19 --target=wasm32 -D__linux__ -O2 -fPIC -fvisibility=hidden \
+                -matomics -mbulk-memory -mexception-handling -mllvm -wasm-enable-sjlj \
+                -nostdinc -isystem "$sysroot/include" \
+                -isystem "$(clang-19 -print-resource-dir)/include" \
+                -c "$src" -o "$obj" 2> "$tmp/$name.err" ||
+           ! W2N_SYSROOT="$sysroot" W2N_RTLIB="$rt" W2N_CC=clang-19 \
+                "$sysroot/link.sh" "$prog" "$obj" 2>> "$tmp/$name.err"; then
+            sed 's/^/    /' "$tmp/$name.err" | head -n 20
+            bad "C case $name builds"
+            continue
+        fi
+        if timeout 60 node "$here/shim.mjs" "$prog" -- "$name" > "$tmp/$name.got" 2> "$tmp/$name.err" &&
+           diff -u "$here/c/$name.out" "$tmp/$name.got" > "$tmp/$name.diff"; then
+            ok "C case $name"
+        else
+            sed 's/^/    /' "$tmp/$name.diff" "$tmp/$name.err" 2>/dev/null | head -n 20
+            bad "C case $name"
+        fi
+    done
 fi
 
 echo "$pass passed, $fail failed"
