@@ -49,7 +49,7 @@ pub fn load(wasm: &[u8], name: &str, bounds: BoundsMode, dir: &Path) -> Result<M
         .arg(&obj_path)
         .arg("-lm")
         .output()
-        .map_err(|e| LoadError::Harness(format!("cannot run cc: {e}")))?;
+        .map_err(|e| LoadError::Harness(format!("cannot run cc: {e} ({:?})", e.raw_os_error())))?;
     if !out.status.success() {
         return Err(LoadError::Harness(format!(
             "cc -shared failed: {}",

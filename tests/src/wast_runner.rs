@@ -55,7 +55,10 @@ pub fn run_wast(file: &str, src: &str, opts: RunOptions, dir: &Path) -> Report {
         definitions: HashMap::new(),
         report: Report::default(),
     };
-    let buf = match wast::parser::ParseBuffer::new(src) {
+    // The names test deliberately uses bidi control characters in names.
+    let mut lexer = wast::lexer::Lexer::new(src);
+    lexer.allow_confusing_unicode(true);
+    let buf = match wast::parser::ParseBuffer::new_with_lexer(lexer) {
         Ok(b) => b,
         Err(e) => {
             runner.fail(0, format!("lexing failed: {e}"));
@@ -247,6 +250,9 @@ impl Runner<'_> {
         };
         let opts = w2native::CompileOptions::new(w2native::Target::host(), "check", "check");
         match w2native::compile_module(&wasm, &opts) {
+            Ok(_) if RELAXED_IN_WASM3.contains(&message) => Ok(Outcome::Skip(format!(
+                "`{message}`: wasm 2.0 binary-format rule relaxed by the 3.0 format that wasmparser implements"
+            ))),
             Ok(_) => Err(format!("expected rejection `{message}`, but it compiled")),
             Err(_) => Ok(Outcome::Pass),
         }
@@ -300,6 +306,11 @@ impl Runner<'_> {
         }
     }
 }
+
+/// Malformed-module messages of the 2.0 testsuite for encodings that the
+/// WebAssembly 3.0 binary format made valid (a memory index where 2.0 had a
+/// reserved zero byte; limits read as u64 LEB128).
+const RELAXED_IN_WASM3: &[&str] = &["zero byte expected", "integer representation too long"];
 
 enum InstError {
     Load(LoadError),
