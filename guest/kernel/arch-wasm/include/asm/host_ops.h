@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _ASM_WASM_HOST_OPS_H
+#define _ASM_WASM_HOST_OPS_H
+/*
+ * The one import interface of kernel.wasm: module "host". The exact
+ * contract (types, blocking behaviour, failure convention) is written down
+ * in docs/host-abi.md of the w2native repository; keep both in sync.
+ * Handles are positive i32 values; 0 or a negative value means failure.
+ */
+#include <linux/types.h>
+#include <linux/compiler.h>
+
+#define __host(name) __attribute__((import_module("host"), import_name(#name)))
+
+/* output and failure */
+__host(print) void host_print(const char *str, int len);
+__host(panic) void host_panic(const char *msg, int len) __noreturn;
+__host(halt) void host_halt(int how, int code) __noreturn;
+
+/* semaphores and mutexes */
+__host(sem_alloc) int host_sem_alloc(int count);
+__host(sem_free) void host_sem_free(int sem);
+__host(sem_up) void host_sem_up(int sem);
+__host(sem_down) void host_sem_down(int sem);
+__host(mutex_alloc) int host_mutex_alloc(void);
+__host(mutex_free) void host_mutex_free(int mutex);
+__host(mutex_lock) void host_mutex_lock(int mutex);
+__host(mutex_unlock) void host_mutex_unlock(int mutex);
+
+/* threads: a new thread calls the export kernel_thread_start(arg) */
+__host(thread_create) int host_thread_create(int arg);
+__host(thread_exit) void host_thread_exit(void) __noreturn;
+__host(thread_join) int host_thread_join(int thread);
+__host(thread_self) int host_thread_self(void);
+
+/* thread-local storage: one i32 per key per host thread */
+__host(tls_alloc) int host_tls_alloc(void);
+__host(tls_free) void host_tls_free(int key);
+__host(tls_set) int host_tls_set(int key, int value);
+__host(tls_get) int host_tls_get(int key);
+
+/* time */
+__host(time_ns) s64 host_time_ns(void);
+__host(wall_time_ns) s64 host_wall_time_ns(void);
+__host(timer_set) int host_timer_set(s64 delta_ns);
+__host(timer_cancel) void host_timer_cancel(void);
+
+/* boot inputs and memory */
+__host(cmdline) int host_cmdline(char *buf, int size);
+__host(initrd_size) int host_initrd_size(void);
+__host(initrd_copy) void host_initrd_copy(void *dst);
+
+/* user tasks (the Runner runs user code) */
+__host(user_start) int host_user_start(int task, const char *path, int path_len);
+
+#endif

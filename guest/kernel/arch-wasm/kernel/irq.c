@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Simulated interrupts: a host thread without a task (timer, console input,
+ * network) calls the export kernel_irq(n). It waits for the CPU lock, runs
+ * the handler on a dedicated interrupt stack in the context of whatever
+ * task is current (idle, or a task executing user code), and wakes the
+ * idle thread if a reschedule is due.
+ */
+#include <linux/interrupt.h>
+#include <linux/irq.h>
+#include <linux/hardirq.h>
+#include <linux/sched.h>
+#include <asm/host_ops.h>
+#include <asm/wasm.h>
+
+static unsigned long irq_stack[THREAD_SIZE / sizeof(unsigned long)] __aligned(16);
+
+static noinline void irq_in_kernel(int irq)
+{
+	unsigned long flags = wasm_irq_flags;
+	struct task_struct *cur;
+
+	wasm_irq_flags = ARCH_IRQ_DISABLED;
+	irq_enter();
+	generic_handle_irq(irq);
+	irq_exit();
+	wasm_irq_flags = flags;
+
+	cur = current;
+	if (is_idle_task(cur) && need_resched()) {
+		wasm_cpu_transfer(cur->thread.host_thread);
+		host_sem_up(cur->thread.sched_sem);
+		return;
+	}
+	wasm_cpu_put();
+}
+
+__attribute__((export_name("kernel_irq")))
+void kernel_irq(int irq)
+{
+	if (irq <= 0 || irq >= NR_IRQS)
+		return;
+	wasm_cpu_get();
+	wasm_set_sp((unsigned long)irq_stack + sizeof(irq_stack));
+	irq_in_kernel(irq);
+}
+
+static void noop_irq(struct irq_data *data)
+{
+}
+
+static struct irq_chip wasm_irq_chip = {
+	.name		= "wasm",
+	.irq_mask	= noop_irq,
+	.irq_unmask	= noop_irq,
+};
+
+void __init init_IRQ(void)
+{
+	int i;
+
+	for (i = 1; i < NR_IRQS; i++)
+		irq_set_chip_and_handler(i, &wasm_irq_chip, handle_simple_irq);
+}

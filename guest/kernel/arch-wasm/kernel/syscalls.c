@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * System call entry. The Runner calls kernel_syscall() on the host thread
+ * of the calling task (bound with kernel_task_bind or created by the
+ * kernel). Arguments are six 32-bit slots; a 64-bit argument takes two.
+ */
+#include <linux/syscalls.h>
+#include <linux/sched.h>
+#include <linux/sched/task_stack.h>
+#include <asm/syscall.h>
+#include <asm/host_ops.h>
+#include <asm/wasm.h>
+
+long __wasm_sys_ni_syscall(const long *slots)
+{
+	return -ENOSYS;
+}
+
+#undef __SYSCALL
+#define __SYSCALL(nr, call)	long __wasm_##call(const long *slots);
+#include <asm/unistd.h>
+
+#undef __SYSCALL
+#define __SYSCALL(nr, call)	[nr] = __wasm_##call,
+
+const syscall_fn_t wasm_sys_call_table[__NR_syscalls] = {
+	[0 ... __NR_syscalls - 1] = __wasm_sys_ni_syscall,
+#include <asm/unistd.h>
+};
+
+static noinline long syscall_in_kernel(struct task_struct *me, long nr,
+				       long a0, long a1, long a2, long a3,
+				       long a4, long a5)
+{
+	long slots[6] = { a0, a1, a2, a3, a4, a5 };
+	struct pt_regs *regs;
+	long ret;
+
+	wasm_enter_as(me);
+	regs = task_pt_regs(me);
+	regs->syscall_nr = nr;
+	memcpy(regs->args, slots, sizeof(slots));
+	if (nr >= 0 && nr < __NR_syscalls)
+		ret = wasm_sys_call_table[nr](slots);
+	else
+		ret = -ENOSYS;
+	regs->ret = ret;
+	wasm_return_to_user(me);
+	return ret;
+}
+
+__attribute__((export_name("kernel_syscall")))
+long kernel_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	struct task_struct *me = (struct task_struct *)host_tls_get(wasm_task_key);
+
+	if (!me)
+		return -ESRCH;
+	wasm_cpu_get();
+	wasm_set_sp(me->thread.user_sp ? me->thread.user_sp :
+		    (unsigned long)task_stack_page(me) + THREAD_SIZE);
+	return syscall_in_kernel(me, nr, a0, a1, a2, a3, a4, a5);
+}
+
+/*
+ * After a syscall returned, the Runner asks whether a signal handler must
+ * run: returns the signal number (0 if none) and stores the handler
+ * (a function table index of the user module) at *handler.
+ */
+__attribute__((export_name("kernel_get_signal")))
+int kernel_get_signal(unsigned long *handler)
+{
+	struct task_struct *me = (struct task_struct *)host_tls_get(wasm_task_key);
+	int sig;
+
+	if (!me || !me->thread.pending_sig)
+		return 0;
+	sig = me->thread.pending_sig;
+	if (handler)
+		*handler = me->thread.pending_handler;
+	me->thread.pending_sig = 0;
+	return sig;
+}

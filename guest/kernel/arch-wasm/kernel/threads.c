@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tasks on host threads.
+ *
+ * Every task that runs kernel code has its own host thread. A "CPU lock"
+ * (owner = host thread id) guarantees that kernel code runs on exactly one
+ * host thread at a time. A context switch hands the CPU to the next task's
+ * thread and puts the current one to sleep on its own semaphore; a thread
+ * only ever sleeps on the semaphore of its own task.
+ *
+ * Threads that do not carry a task (timer/console/network interrupt
+ * threads of the host) enter through kernel_irq(): they wait for the CPU,
+ * which is free only while the idle task sleeps on the host or while the
+ * current task executes user code, and run the handler in that context.
+ *
+ * A user task executing user code stays "current" (like on a real CPU)
+ * with the CPU lock released. When another task's thread enters the
+ * kernel it parks that task (TASK_IDLE) and schedules on its own thread.
+ */
+#include <linux/sched.h>
+#include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
+#include <linux/sched/idle.h>
+#include <linux/sched/signal.h>
+#include <linux/cpu.h>
+#include <linux/resume_user_mode.h>
+#include <asm/host_ops.h>
+#include <asm/wasm.h>
+
+struct task_struct *wasm_current_task = &init_task;
+unsigned long wasm_irq_flags;
+int wasm_task_key;
+
+static int cpu_mutex, cpu_sem, cpu_owner, cpu_sleepers;
+
+static void __noreturn host_bug(const char *msg)
+{
+	host_panic(msg, strlen(msg));
+}
+
+/*
+ * The CPU lock functions run before the calling thread owns the CPU, so
+ * they must not touch the shadow stack: no local may have its address
+ * taken here (the build checks the code of the entry points).
+ */
+void wasm_cpu_get(void)
+{
+	int self = host_thread_self();
+
+	host_mutex_lock(cpu_mutex);
+	while (cpu_owner) {
+		cpu_sleepers++;
+		host_mutex_unlock(cpu_mutex);
+		host_sem_down(cpu_sem);
+		host_mutex_lock(cpu_mutex);
+	}
+	cpu_owner = self;
+	host_mutex_unlock(cpu_mutex);
+}
+
+void wasm_cpu_put(void)
+{
+	host_mutex_lock(cpu_mutex);
+	cpu_owner = 0;
+	if (cpu_sleepers) {
+		cpu_sleepers--;
+		host_sem_up(cpu_sem);
+	}
+	host_mutex_unlock(cpu_mutex);
+}
+
+/* Pass ownership of the CPU without releasing it (caller owns it). */
+void wasm_cpu_transfer(int host_thread)
+{
+	host_mutex_lock(cpu_mutex);
+	cpu_owner = host_thread;
+	host_mutex_unlock(cpu_mutex);
+}
+
+static inline struct task_struct *host_thread_task(void)
+{
+	return (struct task_struct *)host_tls_get(wasm_task_key);
+}
+
+void __init wasm_threads_init(void)
+{
+	cpu_mutex = host_mutex_alloc();
+	cpu_sem = host_sem_alloc(0);
+	wasm_task_key = host_tls_alloc();
+	if (cpu_mutex <= 0 || cpu_sem <= 0 || wasm_task_key <= 0)
+		host_bug("wasm: cannot allocate the CPU lock");
+	init_task.thread.host_thread = host_thread_self();
+	init_task.thread.sched_sem = host_sem_alloc(0);
+	if (init_task.thread.sched_sem <= 0)
+		host_bug("wasm: cannot allocate the idle semaphore");
+	host_tls_set(wasm_task_key, (int)&init_task);
+}
+
+struct task_struct *__switch_to(struct task_struct *prev, struct task_struct *next)
+{
+	struct task_struct *me = host_thread_task();
+	unsigned long sp = wasm_get_sp();
+
+	next->thread.prev_sched = prev;
+	wasm_current_task = next;
+	if (next == me)
+		return prev;
+
+	wasm_cpu_transfer(next->thread.host_thread);
+	if (prev == me && READ_ONCE(prev->__state) == TASK_DEAD) {
+		host_sem_up(next->thread.sched_sem);
+		host_thread_exit();
+	}
+	host_sem_up(next->thread.sched_sem);
+	host_sem_down(me->thread.sched_sem);
+	wasm_set_sp(sp);
+	return me->thread.prev_sched;
+}
+
+/* Runs on a new host thread created for a kernel-mode task. */
+static noinline void thread_body(struct task_struct *t)
+{
+	int ret;
+
+	schedule_tail(t->thread.prev_sched);
+	ret = t->thread.fn(t->thread.fn_arg);
+	/*
+	 * A kernel thread body only returns after a successful execve()
+	 * (kernel_init running /init): the task is now a user process and
+	 * this host thread runs its user code through the Runner.
+	 */
+	if (ret == 0 && current->mm) {
+		const char *path = t->thread.exec_path ? t->thread.exec_path : "";
+		int len = strlen(path);
+
+		/* nothing but the host call may run between these two */
+		wasm_return_to_user(t);
+		ret = host_user_start((int)t, path, len);
+		wasm_cpu_get();
+		wasm_set_sp(t->thread.user_sp);
+		wasm_enter_as(t);
+	}
+	do_exit(ret << 8);
+}
+
+__attribute__((export_name("kernel_thread_start")))
+void kernel_thread_start(int arg)
+{
+	struct task_struct *t = (struct task_struct *)arg;
+
+	host_tls_set(wasm_task_key, arg);
+	host_sem_down(t->thread.sched_sem);
+	wasm_set_sp((unsigned long)task_stack_page(t) + THREAD_SIZE);
+	thread_body(t);
+}
+
+int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
+{
+	memset(&p->thread, 0, sizeof(p->thread));
+	p->thread.sched_sem = host_sem_alloc(0);
+	if (p->thread.sched_sem <= 0)
+		return -ENOMEM;
+	if (args->fn) {
+		p->thread.fn = args->fn;
+		p->thread.fn_arg = args->fn_arg;
+		p->thread.host_thread = host_thread_create((int)p);
+		if (p->thread.host_thread <= 0) {
+			host_sem_free(p->thread.sched_sem);
+			return -EAGAIN;
+		}
+		return 0;
+	}
+	/* user clone: the Runner binds a host thread (kernel_task_bind) */
+	return 0;
+}
+
+void arch_release_task_struct(struct task_struct *tsk)
+{
+	if (tsk->thread.sched_sem > 0)
+		host_sem_free(tsk->thread.sched_sem);
+	kfree(tsk->thread.exec_path);
+}
+
+/*
+ * Called by a task's own thread when it enters the kernel (syscall) while
+ * some other task is current. The caller owns the CPU.
+ */
+void wasm_enter_as(struct task_struct *me)
+{
+	struct task_struct *cur = current;
+	unsigned long sp;
+
+	me->thread.in_user = 0;
+	if (cur == me)
+		return;
+	if (is_idle_task(cur)) {
+		/* the idle thread sleeps on the host: let it schedule us in */
+		sp = wasm_get_sp();
+		wake_up_process(me);
+		wasm_cpu_transfer(cur->thread.host_thread);
+		host_sem_up(cur->thread.sched_sem);
+		host_sem_down(me->thread.sched_sem);
+		wasm_set_sp(sp);
+		schedule_tail(me->thread.prev_sched);
+		return;
+	}
+	/* cur executes user code on its own thread: park it, run here */
+	WRITE_ONCE(cur->__state, TASK_IDLE);
+	wake_up_process(me);
+	schedule();
+}
+
+/* Leave the kernel towards user code; the caller owns the CPU. */
+void wasm_return_to_user(struct task_struct *me)
+{
+	unsigned long flags;
+
+	for (;;) {
+		flags = READ_ONCE(current_thread_info()->flags);
+		if (flags & _TIF_NEED_RESCHED) {
+			schedule();
+			continue;
+		}
+		if (flags & (_TIF_SIGPENDING | _TIF_NOTIFY_SIGNAL)) {
+			struct ksignal ksig;
+
+			if (get_signal(&ksig)) {
+				/* handler: the Runner fetches it with kernel_get_signal() */
+				me->thread.pending_sig = ksig.sig;
+				me->thread.pending_handler = (unsigned long)ksig.ka.sa.sa_handler;
+				signal_setup_done(0, &ksig, 0);
+			}
+			continue;
+		}
+		if (flags & _TIF_NOTIFY_RESUME) {
+			resume_user_mode_work(NULL);
+			continue;
+		}
+		break;
+	}
+	me->thread.in_user = 1;
+	me->thread.user_sp = wasm_get_sp();
+	wasm_cpu_put();
+}
+
+/* Idle: give the CPU away and sleep until an interrupt needs us. */
+void arch_cpu_idle(void)
+{
+	unsigned long sp = wasm_get_sp();
+
+	wasm_cpu_put();
+	host_sem_down(current->thread.sched_sem);
+	wasm_set_sp(sp);
+	raw_local_irq_enable();
+}
+
+void arch_cpu_idle_dead(void)
+{
+	host_bug("wasm: cpu idle dead");
+}
