@@ -50,7 +50,12 @@ pub fn translate_function(
         .get(func_index as usize)
         .cloned()
         .unwrap_or_default();
-    translate(env, def_index, input, builder_ctx).map_err(|e| with_function(e, func_index, name))
+    translate(env, def_index, input, builder_ctx).map_err(|e| {
+        // The builder stopped half way: leave the context clean for the
+        // worker's next function.
+        *builder_ctx = FunctionBuilderContext::new();
+        with_function(e, func_index, name)
+    })
 }
 
 /// Adds the function to an error's location (inner code only knows offsets).

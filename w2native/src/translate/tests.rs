@@ -442,3 +442,25 @@ fn context_is_reusable_and_deep_nesting_is_fine() {
     nested += ")";
     check(&format!("(module {nested} {nested})"));
 }
+
+#[test]
+fn builder_context_is_clean_after_an_error() {
+    let wasm = wat::parse_str(
+        "(module (func (result i32) i32.const 1 try nop catch_all end) (func (param i32) (result i32) local.get 0))",
+    )
+    .unwrap();
+    let info = ModuleInfo::parse(&wasm, "test").unwrap();
+    let isa = Target::X86_64.isa().unwrap();
+    let abi = TargetAbi::new(&*isa);
+    let env = TranslateEnv {
+        desc: &info.desc,
+        offsets: info.desc.offsets(abi.pointer_bytes()),
+        abi,
+        bounds: BoundsMode::Guard,
+    };
+    let mut ctx = FunctionBuilderContext::new();
+    let mut inputs = info.functions.into_iter();
+    assert!(translate_function(&env, 0, inputs.next().unwrap(), &mut ctx).is_err());
+    let func = translate_function(&env, 1, inputs.next().unwrap(), &mut ctx).unwrap();
+    cranelift_codegen::verify_function(&func, &*isa).unwrap();
+}
