@@ -26,7 +26,9 @@ void (*pm_power_off)(void);
 EXPORT_SYMBOL(pm_power_off);
 
 extern char __heap_base[];
-static unsigned long mem_start, mem_end;
+unsigned long memory_start, memory_end;
+#define mem_start memory_start
+#define mem_end memory_end
 
 #define WASM_PAGE 65536UL
 
