@@ -15,8 +15,13 @@ awk 'NR==FNR {s[$1]=1; next}
 sed -E 's/^(CONFIG_[A-Z0-9_]+)=n$/# \1 is not set/' "$frag" | grep -E '^(# )?CONFIG_' >> .config.w2n
 mv .config.w2n .config
 rm -f .w2n-syms
-{ yes "" || :; } | make oldconfig >/dev/null
+{ yes "" || :; } | make oldconfig > .w2n-oldconfig.log 2>&1 || { cat .w2n-oldconfig.log >&2; exit 1; }
 bad=0
+if grep -E 'nonexistent symbol|reassign symbol' .w2n-oldconfig.log >&2; then
+    echo "error: the config list names unknown or repeated options" >&2
+    bad=1
+fi
+rm -f .w2n-oldconfig.log
 while IFS= read -r line; do
     case "$line" in
         CONFIG_*=n)
