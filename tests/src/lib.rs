@@ -2,5 +2,6 @@
 //! w2native into this process ([`loader`]) and running `.wast` scripts
 //! against them ([`wast_runner`]).
 
+pub mod cprog;
 pub mod loader;
 pub mod wast_runner;

@@ -99,3 +99,23 @@ pub fn compile_module(
     })?;
     Ok((object, stats))
 }
+
+/// Compiles a WASI command module and links it with the runtime into the
+/// executable `output` (written atomically: no partial file on failure).
+pub fn build_executable(
+    wasm: &[u8],
+    opts: &CompileOptions,
+    output: &std::path::Path,
+) -> Result<Stats, String> {
+    let (object, stats) = compile_module(wasm, opts).map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let module_o = dir.path().join("module.o");
+    let entry_o = dir.path().join("entry.o");
+    std::fs::write(&module_o, &object).map_err(|e| format!("{}: {e}", module_o.display()))?;
+    let isa = opts.target.isa()?;
+    let record = w2native_environ::symbols::module_record(&opts.namespace);
+    let entry = emit::emit_entry(isa, "w2n_main", &[record])?;
+    std::fs::write(&entry_o, entry).map_err(|e| format!("{}: {e}", entry_o.display()))?;
+    link::link_executable(&[module_o, entry_o], opts.target, output)?;
+    Ok(stats)
+}

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-use w2native::{compile_module, emit, link, BoundsMode, CompileOptions, Target};
+use w2native::{build_executable, compile_module, link, BoundsMode, CompileOptions, Stats, Target};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -110,25 +110,16 @@ fn run(cli: Cli) -> Result<(), String> {
             emit,
             codegen,
         } => {
-            let object = compile_file(&input, "app", &codegen)?;
             if emit == Emit::Obj {
+                let object = compile_file(&input, "app", &codegen)?;
                 return write_atomically(&output, &object);
             }
-            let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-            let module_o = dir.path().join("module.o");
-            let entry_o = dir.path().join("entry.o");
-            std::fs::write(&module_o, &object).map_err(|e| e.to_string())?;
-            let isa = codegen.target.isa()?;
-            let entry = emit::emit_entry(
-                isa,
-                "w2n_main",
-                &[w2native_environ::symbols::module_record("app")],
-            )?;
-            std::fs::write(&entry_o, entry).map_err(|e| e.to_string())?;
+            let (wasm, opts) = read_input(&input, "app", &codegen)?;
             let start = Instant::now();
-            link::link_executable(&[module_o, entry_o], codegen.target, &output)?;
+            let stats = build_executable(&wasm, &opts, &output)
+                .map_err(|e| with_path(e, &input, &opts.module_name))?;
             if codegen.stats {
-                eprintln!("link: {:.3}s", start.elapsed().as_secs_f64());
+                print_stats(&input, &stats, start);
             }
             Ok(())
         }
@@ -174,7 +165,11 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn compile_file(input: &Path, namespace: &str, codegen: &CodegenArgs) -> Result<Vec<u8>, String> {
+fn read_input(
+    input: &Path,
+    namespace: &str,
+    codegen: &CodegenArgs,
+) -> Result<(Vec<u8>, CompileOptions), String> {
     let wasm = std::fs::read(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let name = input
         .file_stem()
@@ -183,26 +178,37 @@ fn compile_file(input: &Path, namespace: &str, codegen: &CodegenArgs) -> Result<
     let mut opts = CompileOptions::new(codegen.target, namespace, &name);
     opts.bounds = codegen.bounds.into();
     opts.verify = codegen.verify;
+    Ok((wasm, opts))
+}
+
+fn compile_file(input: &Path, namespace: &str, codegen: &CodegenArgs) -> Result<Vec<u8>, String> {
+    let (wasm, opts) = read_input(input, namespace, codegen)?;
     let start = Instant::now();
-    let (object, stats) = compile_module(&wasm, &opts).map_err(|e| {
-        // Errors carry the module name; show the path the user gave instead.
-        let mut e = e.to_string();
-        if e.starts_with(&name) {
-            e = format!("{}{}", input.display(), &e[name.len()..]);
-        }
-        e
-    })?;
+    let (object, stats) = compile_module(&wasm, &opts)
+        .map_err(|e| with_path(e.to_string(), input, &opts.module_name))?;
     if codegen.stats {
-        eprintln!(
-            "{}: {} functions, {} bytes of code, {} trap sites, compiled in {:.3}s",
-            input.display(),
-            stats.functions,
-            stats.code_bytes,
-            stats.trap_sites,
-            start.elapsed().as_secs_f64()
-        );
+        print_stats(input, &stats, start);
     }
     Ok(object)
+}
+
+/// Errors carry the module name; show the path the user gave instead.
+fn with_path(e: String, input: &Path, name: &str) -> String {
+    match e.strip_prefix(name) {
+        Some(rest) => format!("{}{rest}", input.display()),
+        None => e,
+    }
+}
+
+fn print_stats(input: &Path, stats: &Stats, start: Instant) {
+    eprintln!(
+        "{}: {} functions, {} bytes of code, {} trap sites, built in {:.3}s",
+        input.display(),
+        stats.functions,
+        stats.code_bytes,
+        stats.trap_sites,
+        start.elapsed().as_secs_f64()
+    );
 }
 
 /// Writes via a temporary file and rename: never a partial output.

@@ -1,0 +1,97 @@
+//! The examples/ golden suite: every `examples/NAME.c` is built for
+//! wasm32-wasi with clang-19, compiled to a native executable by w2native,
+//! run, and its stdout, stderr and exit status compared with the golden
+//! files (format in examples/README.md).
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use w2native::{BoundsMode, CompileOptions, Target};
+use w2native_tests::cprog;
+
+fn main() {
+    let args = Arguments::from_args();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("examples directory")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .collect();
+    sources.sort();
+    let mut trials = Vec::new();
+    for source in sources {
+        for bounds in [BoundsMode::Guard, BoundsMode::Explicit] {
+            let name = format!(
+                "{}::{}",
+                source.file_stem().unwrap().to_string_lossy(),
+                format!("{bounds:?}").to_lowercase()
+            );
+            let source = source.clone();
+            trials.push(Trial::test(name, move || check(&source, bounds)));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Trap messages end in `+0x<code offset>`, which moves whenever codegen
+/// changes; goldens write `+0x?`.
+fn normalize_offsets(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("+0x") {
+        out.push_str(&rest[..i + 3]);
+        rest = rest[i + 3..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+        out.push('?');
+    }
+    out.push_str(rest);
+    out
+}
+
+fn check(source: &Path, bounds: BoundsMode) -> Result<(), Failed> {
+    let stem = source.file_stem().unwrap().to_string_lossy().into_owned();
+    let golden = |ext: &str| source.with_extension(ext);
+    let work = tempfile::tempdir()?;
+    let wasm_path = cprog::build_wasm(source, &read_lines(&golden("cflags")), work.path())?;
+    let wasm = std::fs::read(&wasm_path)?;
+    let exe = work.path().join(&stem);
+    let mut opts = CompileOptions::new(Target::host(), "app", &stem);
+    opts.bounds = bounds;
+    w2native::build_executable(&wasm, &opts, &exe)?;
+
+    let run_dir = tempfile::tempdir()?;
+    let mut cmd = Command::new(&exe);
+    cmd.args(read_lines(&golden("args")))
+        .current_dir(run_dir.path())
+        .env("W2N_EXAMPLE", "42");
+    let out = cprog::run_with_timeout(cmd, Duration::from_secs(120))?;
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected_stdout =
+        std::fs::read_to_string(golden("stdout")).map_err(|e| format!("{stem}.stdout: {e}"))?;
+    if stdout != expected_stdout {
+        return Err(
+            format!("stdout differs\n--- expected\n{expected_stdout}--- got\n{stdout}").into(),
+        );
+    }
+    let stderr = normalize_offsets(&String::from_utf8_lossy(&out.stderr));
+    let expected_stderr = std::fs::read_to_string(golden("stderr")).unwrap_or_default();
+    if stderr != expected_stderr {
+        return Err(
+            format!("stderr differs\n--- expected\n{expected_stderr}--- got\n{stderr}").into(),
+        );
+    }
+    let expected_status: i32 = std::fs::read_to_string(golden("status"))
+        .map(|s| s.trim().parse().expect("status file holds an integer"))
+        .unwrap_or(0);
+    match out.status.code() {
+        Some(code) if code == expected_status => Ok(()),
+        other => Err(format!("exit status {other:?}, expected {expected_status}").into()),
+    }
+}

@@ -1,0 +1,78 @@
+//! Building C programs for wasm32-wasi with Debian's clang-19 and running
+//! the native executables w2native makes of them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CLANG: &str = "clang-19";
+
+/// Compiles `source` to `out_dir/<stem>.wasm`. Compile and link are separate
+/// steps: when clang links with -O it runs wasm-opt, which drops the name
+/// section that trap messages use.
+pub fn build_wasm(source: &Path, cflags: &[String], out_dir: &Path) -> Result<PathBuf, String> {
+    let stem = source.file_stem().unwrap().to_string_lossy();
+    let object = out_dir.join(format!("{stem}.o"));
+    let wasm = out_dir.join(format!("{stem}.wasm"));
+    run_tool(
+        Command::new(CLANG)
+            .args(["--target=wasm32-wasi", "-O2", "-c"])
+            .args(cflags)
+            .arg(source)
+            .arg("-o")
+            .arg(&object),
+    )?;
+    run_tool(
+        Command::new(CLANG)
+            .arg("--target=wasm32-wasi")
+            .args(
+                cflags
+                    .iter()
+                    .filter(|f| f.starts_with("-Wl,") || f.starts_with("-l")),
+            )
+            .arg(&object)
+            .arg("-o")
+            .arg(&wasm),
+    )?;
+    Ok(wasm)
+}
+
+fn run_tool(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| {
+        format!(
+            "cannot run {:?}: {e} (install clang-19, lld-19 and wasi-libc: `cargo xtask setup`)",
+            cmd.get_program()
+        )
+    })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?} failed:\n{}",
+            cmd,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Runs `exe` in `cwd`, killing it after `timeout`.
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    let start = Instant::now();
+    loop {
+        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            return child.wait_with_output().map_err(|e| e.to_string());
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {}s", timeout.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
