@@ -1,1 +1,123 @@
-fn main() {}
+//! `cargo xtask <command>`: the two commands of the README and their parts.
+//!
+//! - `run`   set up the machine, build the guest (cached), the compiler and
+//!           `linux-x64`, then boot it (the main job);
+//! - `test`  set up what the tests need, then run every test suite;
+//! - `setup` install Debian packages and build the compiler and runtime;
+//! - `guest` build kernel.wasm and busybox.wasm (cached by input hash).
+//!
+//! Everything a fresh Debian bookworm machine lacks is installed here with
+//! apt-get; nothing relies on a package installed by hand.
+
+mod deps;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(),
+        Some("test") => test(&args[1..]),
+        Some("guest") => guest().map(|_| ()),
+        Some("run") => run(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime\n  guest   build kernel.wasm and busybox.wasm (cached)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+pub fn step(what: &str) {
+    eprintln!("==> {what}");
+}
+
+/// Runs a command in the workspace root, failing with its name on error.
+pub fn sh(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed ({status})"))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn setup() -> Result<(), String> {
+    deps::install(deps::ALL)?;
+    build_compiler()
+}
+
+fn build_compiler() -> Result<(), String> {
+    step("building the compiler and the runtime (release)");
+    sh(cargo().args(["build", "--release", "-p", "w2native", "-p", "runtime-support"]))
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    deps::install(deps::TEST)?;
+    build_compiler()?;
+    step("running all test suites");
+    sh(cargo().args(["test", "--workspace", "--release"]).args(extra))
+}
+
+/// Builds the guest modules; returns (kernel.wasm, busybox.wasm).
+fn guest() -> Result<(PathBuf, PathBuf), String> {
+    deps::install(deps::ALL)?;
+    let kernel = guest_script("build-kernel.sh")?;
+    let busybox = guest_script("build-userland.sh")?;
+    Ok((kernel, busybox))
+}
+
+/// Runs a guest build script; its last stdout line is the artifact path.
+fn guest_script(script: &str) -> Result<PathBuf, String> {
+    step(&format!("guest/{script} (cached by input hash)"));
+    let out = Command::new("bash")
+        .arg(root().join("guest").join(script))
+        .current_dir(root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run guest/{script}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("guest/{script} failed ({})", out.status));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = stdout.lines().last().unwrap_or("").trim();
+    if path.is_empty() || !Path::new(path).is_file() {
+        return Err(format!("guest/{script} did not print the path of its output"));
+    }
+    Ok(PathBuf::from(path))
+}
+
+fn run() -> Result<(), String> {
+    let (kernel, busybox) = guest()?;
+    build_compiler()?;
+    let output = root().join("linux-x64");
+    step("building linux-x64");
+    sh(Command::new(root().join("target/release/w2native"))
+        .arg("build")
+        .arg(&kernel)
+        .arg(&busybox)
+        .arg("-o")
+        .arg(&output))?;
+    step("booting linux-x64 (exit the shell to return)");
+    sh(&mut Command::new(&output))
+}
