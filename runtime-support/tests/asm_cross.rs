@@ -20,13 +20,21 @@ fn check(arch: &str, cc: &str, runner: Option<&str>) {
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = std::env::temp_dir().join(format!("w2n-asm-{arch}-{}", std::process::id()));
+    // Rust assembles x86 in Intel syntax by default; GNU as needs telling.
+    let asm = out.with_extension("S");
+    let mut text = std::fs::read_to_string(dir.join(format!("src/arch/{arch}.S"))).unwrap();
+    if arch == "x86_64" {
+        text.insert_str(0, ".intel_syntax noprefix\n");
+    }
+    std::fs::write(&asm, text).unwrap();
     let status = Command::new(cc)
         .args(["-O2", "-static", "-Wa,--noexecstack", "-o"])
         .arg(&out)
         .arg(dir.join("tests/asm/harness.c"))
-        .arg(dir.join(format!("src/arch/{arch}.S")))
+        .arg(&asm)
         .status()
         .unwrap();
+    let _ = std::fs::remove_file(&asm);
     assert!(status.success(), "{cc} failed for {arch}");
     let output = match runner {
         Some(r) => Command::new(r).arg(&out).output(),

@@ -1,5 +1,6 @@
-# x86_64 (Intel syntax). Callee-saved: rbx rbp r12-r15; buf: 6 regs, sp, return address.
-.intel_syntax noprefix
+# x86_64, Intel syntax (Rust's default; the C harness test prepends
+# the Intel-syntax directive for GNU as). Callee-saved: rbx rbp r12-r15;
+# buf: those 6 registers, sp, return address.
 .text
 .globl w2n_call_protected
 .hidden w2n_call_protected
