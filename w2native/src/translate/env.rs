@@ -7,11 +7,12 @@
 //! two apart means a change of vmctx layout or of the bounds strategy never
 //! touches opcode dispatch.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::{
-    self, condcodes::IntCC, types, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, SigRef,
-    TrapCode, UserExternalName, Value,
+    self, condcodes::IntCC, types, AliasRegion, AliasRegionData, ExtFuncData, ExternalName,
+    InstBuilder, MemFlagsData, SigRef, TrapCode, UserExternalName, Value,
 };
 use cranelift_frontend::FunctionBuilder;
 use w2native_environ::{Builtin, Trap, ValType};
@@ -27,6 +28,7 @@ pub(crate) struct FuncEnv<'a, 'e> {
     pub vmctx: Value,
     /// Memory base, loaded once in the entry block (it never moves).
     memory_base: Option<Value>,
+    regions: Regions,
     sigs: HashMap<u32, SigRef>,
     builtin_sigs: HashMap<Builtin, SigRef>,
     direct: HashMap<u32, ir::FuncRef>,
@@ -36,6 +38,23 @@ pub(crate) struct FuncEnv<'a, 'e> {
 /// never faulting (the runtime guarantees the pointers are valid).
 fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()
+}
+
+/// A `VMFuncRef` never changes once its instance exists; not `can_move`,
+/// since the loads must stay behind the checks that the pointer is valid.
+fn funcref_field() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly()
+}
+
+/// Disjoint kinds of memory compiled code touches, so Cranelift can keep a
+/// global or a table length in a register across stores to linear memory
+/// (and the reverse). Calls, atomics and fences still clobber everything.
+#[derive(Clone, Copy, Default)]
+struct Regions {
+    heap: Option<AliasRegion>,
+    globals: Option<AliasRegion>,
+    tables: Option<AliasRegion>,
+    memory_length: Option<AliasRegion>,
 }
 
 /// Flags for fields that never change during an instance's life, so
@@ -64,6 +83,7 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
             env,
             vmctx,
             memory_base: None,
+            regions: Regions::default(),
             sigs: HashMap::new(),
             builtin_sigs: HashMap::new(),
             direct: HashMap::new(),
@@ -77,6 +97,18 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
     /// Called once while the builder sits in the entry block, so the values
     /// loaded here dominate the whole function.
     pub fn init_entry(&mut self, b: &mut FunctionBuilder) {
+        let mut region = |user_id, description| {
+            Some(b.func.dfg.alias_regions.insert(AliasRegionData {
+                user_id,
+                description: Cow::Borrowed(description),
+            }))
+        };
+        self.regions = Regions {
+            heap: region(1, "linear memory"),
+            globals: region(2, "global slots"),
+            tables: region(3, "tables"),
+            memory_length: region(4, "memory length"),
+        };
         if !self.env.desc.memories.is_empty() {
             let base = b.ins().load(
                 self.ptr(),
@@ -122,7 +154,7 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         let def = self.memory_def(b);
         b.ins().load(
             self.ptr(),
-            trusted(),
+            trusted().with_alias_region(self.regions.memory_length),
             def,
             self.env.offsets.memory_def_length() as i32,
         )
@@ -138,7 +170,9 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
 
     /// Flags for an access to linear memory under the current bounds mode.
     pub fn heap_flags(&self) -> MemFlagsData {
-        let flags = MemFlagsData::new().with_endianness(ir::Endianness::Little);
+        let flags = MemFlagsData::new()
+            .with_endianness(ir::Endianness::Little)
+            .with_alias_region(self.regions.heap);
         match self.env.bounds {
             // The access itself faults; the trap code tells the signal
             // handler which trap it was.
@@ -212,13 +246,18 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
     pub fn global_get(&self, b: &mut FunctionBuilder, index: u32) -> Value {
         let ty = self.global_type(index);
         let (base, offset, mutable) = self.global_addr(b, index);
-        let flags = if mutable { trusted() } else { constant() };
+        let flags = if mutable {
+            trusted().with_alias_region(self.regions.globals)
+        } else {
+            constant()
+        };
         b.ins().load(ty, flags, base, offset)
     }
 
     pub fn global_set(&self, b: &mut FunctionBuilder, index: u32, value: Value) {
         let (base, offset, _) = self.global_addr(b, index);
-        b.ins().store(trusted(), value, base, offset);
+        let flags = trusted().with_alias_region(self.regions.globals);
+        b.ins().store(flags, value, base, offset);
     }
 
     // ----- tables -----
@@ -238,10 +277,16 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
     fn table_length(&self, b: &mut FunctionBuilder, table: Value) -> Value {
         b.ins().load(
             types::I32,
-            trusted(),
+            self.table_flags(),
             table,
             self.env.offsets.table_length() as i32,
         )
+    }
+
+    /// Table lengths, element arrays and elements: changed only by table
+    /// instructions and calls.
+    fn table_flags(&self) -> MemFlagsData {
+        trusted().with_alias_region(self.regions.tables)
     }
 
     pub fn table_size(&self, b: &mut FunctionBuilder, index: u32) -> Value {
@@ -266,7 +311,7 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         self.trapnz(b, oob, trap);
         let elements = b.ins().load(
             self.ptr(),
-            trusted(),
+            self.table_flags(),
             table,
             self.env.offsets.table_elements() as i32,
         );
@@ -279,12 +324,12 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
 
     pub fn table_get(&self, b: &mut FunctionBuilder, index: u32, elem: Value) -> Value {
         let addr = self.table_elem_addr(b, index, elem, Trap::TableOutOfBounds);
-        b.ins().load(self.ptr(), trusted(), addr, 0)
+        b.ins().load(self.ptr(), self.table_flags(), addr, 0)
     }
 
     pub fn table_set(&self, b: &mut FunctionBuilder, index: u32, elem: Value, value: Value) {
         let addr = self.table_elem_addr(b, index, elem, Trap::TableOutOfBounds);
-        b.ins().store(trusted(), value, addr, 0);
+        b.ins().store(self.table_flags(), value, addr, 0);
     }
 
     /// `ref.func`: the address of the function's `VMFuncRef` in the instance.
@@ -363,7 +408,7 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
     ) -> Vec<Value> {
         let sig = self.wasm_sig(b, type_index);
         let addr = self.table_elem_addr(b, table, elem, Trap::UndefinedElement);
-        let funcref = b.ins().load(self.ptr(), trusted(), addr, 0);
+        let funcref = b.ins().load(self.ptr(), self.table_flags(), addr, 0);
 
         // A null element faults on this first access to the `VMFuncRef`
         // (the zero page is never mapped), which saves a compare and branch
@@ -382,12 +427,18 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         let mismatch = b.ins().icmp(IntCC::NotEqual, actual, expected);
         self.trapnz(b, mismatch, Trap::BadSignature);
 
-        let func_ptr = b
-            .ins()
-            .load(self.ptr(), trusted(), funcref, o.funcref_func_ptr() as i32);
-        let callee_vmctx = b
-            .ins()
-            .load(self.ptr(), trusted(), funcref, o.funcref_vmctx() as i32);
+        let func_ptr = b.ins().load(
+            self.ptr(),
+            funcref_field(),
+            funcref,
+            o.funcref_func_ptr() as i32,
+        );
+        let callee_vmctx = b.ins().load(
+            self.ptr(),
+            funcref_field(),
+            funcref,
+            o.funcref_vmctx() as i32,
+        );
         let mut full = Vec::with_capacity(args.len() + 1);
         full.push(callee_vmctx);
         full.extend_from_slice(args);
