@@ -73,8 +73,13 @@ pub fn invalid(e: wasmparser::BinaryReaderError) -> CompileError {
             offset: Some(e.offset()),
             ..Location::default()
         },
-        message: e.message().to_string(),
+        message: one_line(e.message()),
     }
+}
+
+/// Some wasmparser messages embed pretty-printed debug output; errors are one line.
+pub fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 pub fn unsupported(offset: u64, message: impl Into<String>) -> CompileError {

@@ -96,7 +96,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", w2native::error::one_line(&message));
             ExitCode::FAILURE
         }
     }
