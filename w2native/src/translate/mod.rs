@@ -43,18 +43,13 @@ pub fn translate_function(
     input: FunctionInput<'_>,
     builder_ctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function> {
-    let func_index = env.desc.num_imported_funcs + def_index;
-    let name = env
-        .desc
-        .func_names
-        .get(func_index as usize)
-        .cloned()
-        .unwrap_or_default();
     translate(env, def_index, input, builder_ctx).map_err(|e| {
         // The builder stopped half way: leave the context clean for the
         // worker's next function.
         *builder_ctx = FunctionBuilderContext::new();
-        with_function(e, func_index, name)
+        let func_index = env.desc.num_imported_funcs + def_index;
+        let name = env.desc.func_names.get(func_index as usize);
+        with_function(e, func_index, name.cloned().unwrap_or_default())
     })
 }
 
