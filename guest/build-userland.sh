@@ -23,6 +23,11 @@ for a in "$@"; do
     esac
 done
 
+# BusyBox probes compiler flags by compiling to /dev/null; if something has
+# replaced /dev/null by a regular file, every probe fails silently and the
+# build comes out unoptimised and broken.  Say so instead.
+[ -c /dev/null ] || die "/dev/null is not a character device (replaced by a file?); restore it: rm -f /dev/null && mknod -m 666 /dev/null c 1 3"
+
 CLANG=clang-19
 need_packages clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 \
     make gcc libc6-dev patch bzip2 xz-utils dpkg-dev wabt linux-libc-dev

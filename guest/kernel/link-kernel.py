@@ -54,6 +54,32 @@ __stop___ex_table __start_notes __stop_notes
 """.split()
 
 
+# Functions that run while the calling thread does not own the CPU lock (or
+# that give it away): they must not have a shadow-stack frame, i.e. never
+# read or write __stack_pointer themselves (see arch-wasm/kernel/threads.c).
+FRAMELESS = """kernel_irq kernel_syscall kernel_thread_start wasm_cpu_get wasm_cpu_put
+wasm_cpu_transfer arch_cpu_idle __switch_to""".split()
+
+
+def check_frameless(wasm):
+    wat = run(["wasm2wat", "--no-check", wasm])
+    bodies, cur = {}, None
+    for line in wat.splitlines():
+        m = re.match(r"  \(func \$(\S+) ", line)
+        if m:
+            cur = m.group(1)
+            bodies[cur] = []
+        elif line.startswith("  (") and cur:
+            cur = None
+        elif cur:
+            bodies[cur].append(line)
+    for f in FRAMELESS:
+        if f not in bodies:
+            continue  # inlined everywhere
+        if any("$__stack_pointer" in l for l in bodies[f]):
+            sys.exit("error: %s touches __stack_pointer; it must stay frameless" % f)
+
+
 def run(cmd, **kw):
     r = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if r.returncode != 0:
@@ -129,6 +155,7 @@ def main():
     for name, _, _ in segs:
         if re.match(r"\.initcall|\.con_initcall|\.init\.setup|__.*_sched_class", name) and name not in known:
             sys.exit("error: unexpected table section %s: teach link-kernel.py about it" % name)
+    check_frameless(a.out)
     print("linked %s: %d data segments" % (a.out, len(segs)))
 
 

@@ -15,7 +15,8 @@
 
 static unsigned long irq_stack[THREAD_SIZE / sizeof(unsigned long)] __aligned(16);
 
-static noinline void irq_in_kernel(int irq)
+/* returns true if the idle thread must be woken to reschedule */
+static noinline bool irq_in_kernel(int irq)
 {
 	unsigned long flags = wasm_irq_flags;
 	struct task_struct *cur;
@@ -27,12 +28,7 @@ static noinline void irq_in_kernel(int irq)
 	wasm_irq_flags = flags;
 
 	cur = current;
-	if (is_idle_task(cur) && need_resched()) {
-		wasm_cpu_transfer(cur->thread.host_thread);
-		host_sem_up(cur->thread.sched_sem);
-		return;
-	}
-	wasm_cpu_put();
+	return is_idle_task(cur) && need_resched();
 }
 
 __attribute__((export_name("kernel_irq")))
@@ -42,7 +38,16 @@ void kernel_irq(int irq)
 		return;
 	wasm_cpu_get();
 	wasm_set_sp((unsigned long)irq_stack + sizeof(irq_stack));
-	irq_in_kernel(irq);
+	/*
+	 * Give the CPU away only here: this function has no stack frame, so
+	 * nothing writes __stack_pointer once another thread runs.
+	 */
+	if (irq_in_kernel(irq)) {
+		wasm_cpu_transfer(current->thread.host_thread);
+		host_sem_up(current->thread.sched_sem);
+	} else {
+		wasm_cpu_put();
+	}
 }
 
 static void noop_irq(struct irq_data *data)

@@ -45,7 +45,7 @@ static noinline long syscall_in_kernel(struct task_struct *me, long nr,
 	else
 		ret = -ENOSYS;
 	regs->ret = ret;
-	wasm_return_to_user(me);
+	wasm_prepare_user(me);
 	return ret;
 }
 
@@ -57,9 +57,12 @@ long kernel_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a
 	if (!me)
 		return -ESRCH;
 	wasm_cpu_get();
-	wasm_set_sp(me->thread.user_sp ? me->thread.user_sp :
-		    (unsigned long)task_stack_page(me) + THREAD_SIZE);
-	return syscall_in_kernel(me, nr, a0, a1, a2, a3, a4, a5);
+	if (!me->thread.user_sp)
+		me->thread.user_sp = (unsigned long)task_stack_page(me) + THREAD_SIZE;
+	wasm_set_sp(me->thread.user_sp);
+	nr = syscall_in_kernel(me, nr, a0, a1, a2, a3, a4, a5);
+	wasm_cpu_put();		/* frameless: nothing touches the stack after this */
+	return nr;
 }
 
 /*

@@ -120,7 +120,8 @@ struct task_struct *__switch_to(struct task_struct *prev, struct task_struct *ne
 /* Runs on a new host thread created for a kernel-mode task. */
 static noinline void thread_body(struct task_struct *t)
 {
-	int ret;
+	const char *path;
+	int ret, len;
 
 	schedule_tail(t->thread.prev_sched);
 	ret = t->thread.fn(t->thread.fn_arg);
@@ -130,11 +131,12 @@ static noinline void thread_body(struct task_struct *t)
 	 * this host thread runs its user code through the Runner.
 	 */
 	if (ret == 0 && current->mm) {
-		const char *path = t->thread.exec_path ? t->thread.exec_path : "";
-		int len = strlen(path);
-
-		/* nothing but the host call may run between these two */
-		wasm_return_to_user(t);
+		path = t->thread.exec_path ? t->thread.exec_path : "";
+		len = strlen(path);
+		wasm_prepare_user(t);
+		t->thread.user_sp = wasm_get_sp();
+		/* from here on only host calls until the CPU is ours again */
+		wasm_cpu_put();
 		ret = host_user_start((int)t, path, len);
 		wasm_cpu_get();
 		wasm_set_sp(t->thread.user_sp);
@@ -154,18 +156,30 @@ void kernel_thread_start(int arg)
 	thread_body(t);
 }
 
+/* the host resources of a task are its own: never inherit the parent's */
+int arch_dup_task_struct(struct task_struct *dst, struct task_struct *src)
+{
+	*dst = *src;
+	memset(&dst->thread, 0, sizeof(dst->thread));
+	return 0;
+}
+
 int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
 {
-	memset(&p->thread, 0, sizeof(p->thread));
 	p->thread.sched_sem = host_sem_alloc(0);
-	if (p->thread.sched_sem <= 0)
+	if (p->thread.sched_sem <= 0) {
+		p->thread.sched_sem = 0;
+		pr_err("wasm: copy_thread: no host semaphore\n");
 		return -ENOMEM;
+	}
 	if (args->fn) {
 		p->thread.fn = args->fn;
 		p->thread.fn_arg = args->fn_arg;
 		p->thread.host_thread = host_thread_create((int)p);
 		if (p->thread.host_thread <= 0) {
 			host_sem_free(p->thread.sched_sem);
+			p->thread.sched_sem = 0;
+			pr_err("wasm: copy_thread: no host thread\n");
 			return -EAGAIN;
 		}
 		return 0;
@@ -178,6 +192,7 @@ void arch_release_task_struct(struct task_struct *tsk)
 {
 	if (tsk->thread.sched_sem > 0)
 		host_sem_free(tsk->thread.sched_sem);
+	tsk->thread.sched_sem = 0;
 	kfree(tsk->thread.exec_path);
 }
 
@@ -210,8 +225,14 @@ void wasm_enter_as(struct task_struct *me)
 	schedule();
 }
 
-/* Leave the kernel towards user code; the caller owns the CPU. */
-void wasm_return_to_user(struct task_struct *me)
+/*
+ * Work due before leaving the kernel towards user code (reschedule,
+ * signals, notify-resume). The caller owns the CPU and keeps it: it must
+ * release it itself with wasm_cpu_put() from a function without a shadow
+ * stack frame, because a frame's epilogue writes __stack_pointer, which
+ * belongs to another thread once the CPU is released.
+ */
+void wasm_prepare_user(struct task_struct *me)
 {
 	unsigned long flags;
 
@@ -239,8 +260,6 @@ void wasm_return_to_user(struct task_struct *me)
 		break;
 	}
 	me->thread.in_user = 1;
-	me->thread.user_sp = wasm_get_sp();
-	wasm_cpu_put();
 }
 
 /* Idle: give the CPU away and sleep until an interrupt needs us. */

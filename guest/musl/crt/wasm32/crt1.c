@@ -12,11 +12,12 @@ int __libc_start_main(int (*)(int, char **, char **), int, char **,
 void __wasm_apply_data_relocs(void);
 void __wasm_call_ctors(void);
 
-/* clang gives `int main(int argc, char **argv)` the symbol __main_argc_argv.
- * musl calls main with three arguments, which a wasm call_indirect would
- * reject for a two-argument main, so main is reached through this adapter
- * with its exact prototype.  (Programs with `int main(void)` are not
- * supported by this crt1; BusyBox and all our tests use argc/argv.) */
+/* clang gives `int main(int argc, char **argv)` the symbol __main_argc_argv
+ * (and `int main(void)` the symbol __main_void, which libc's weak
+ * __main_argc_argv forwards to).  musl calls main with three arguments, which
+ * a wasm call_indirect would reject for either shape, so main is reached
+ * through this adapter with its exact prototype.  A three-argument main
+ * (with envp) is not supported. */
 int __main_argc_argv(int, char **);
 
 static int call_main(int argc, char **argv, char **envp)

@@ -17,7 +17,7 @@ void wasm_cpu_get(void);
 void wasm_cpu_put(void);
 void wasm_cpu_transfer(int host_thread);
 void wasm_enter_as(struct task_struct *me);
-void wasm_return_to_user(struct task_struct *me);
+void wasm_prepare_user(struct task_struct *me);
 void wasm_threads_init(void);
 void wasm_console_init(void);
 #endif
