@@ -5,7 +5,8 @@
 //! compiler emits ([`Module`], [`Instance`]), owns linear memories and tables,
 //! implements the builtins compiled code calls through its `vmctx`, turns
 //! hardware faults in compiled code into named wasm traps, and provides WASI
-//! preview1 plus the `w2n_main` entry point of compiled executables.
+//! preview1 plus the `w2n_main` entry point of compiled executables, and
+//! the Linux Runner ([`linux`]: `w2n_linux_main`, the kernel's host ops).
 //!
 //! The layout of everything compiled code touches is defined in
 //! `w2native-environ`; this crate only implements it. It knows the vmctx
@@ -15,6 +16,7 @@ pub mod atomics;
 pub mod builtins;
 pub mod entry;
 pub mod instance;
+pub mod linux;
 pub mod memory;
 pub mod table;
 pub mod traphandlers;

@@ -9,6 +9,8 @@ use w2native::{build_executable, compile_module, link, BoundsMode, CompileOption
 const EXAMPLES: &str = "\
 Examples:
   w2native build hello.wasm -o hello              native executable for this machine
+  w2native build kernel.wasm busybox.wasm -o linux  Linux image: boots to a shell
+  w2native build kernel.wasm -o kernel             kernel-only image (./kernel --selftest)
   w2native build --target aarch64 app.wasm -o app  cross-compile (runtime for aarch64 needed)
   w2native compile app.wasm -o app.o               object file only
   w2native build --bounds explicit --stats app.wasm -o app
@@ -39,9 +41,12 @@ struct CodegenArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compile a wasm command module (WASI `_start`) into a native executable.
+    /// Compile a wasm command module (WASI `_start`) into a native executable,
+    /// or kernel.wasm [busybox.wasm] into a Linux image.
     Build {
-        input: PathBuf,
+        /// `app.wasm`, or `kernel.wasm [busybox.wasm]` for a Linux image.
+        #[arg(required = true, num_args = 1..=2)]
+        inputs: Vec<PathBuf>,
         /// Output executable.
         #[arg(short, long)]
         output: PathBuf,
@@ -105,11 +110,15 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Build {
-            input,
+            inputs,
             output,
             emit,
             codegen,
         } => {
+            if let Some(result) = build_image(&inputs, &output, emit, &codegen) {
+                return result;
+            }
+            let input = inputs[0].clone();
             if emit == Emit::Obj {
                 let object = compile_file(&input, "app", &codegen)?;
                 return write_atomically(&output, &object);
@@ -163,6 +172,91 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// A Linux image build when the inputs are a kernel (and a user program);
+/// `None` for a single ordinary module, which is built as a command.
+fn build_image(
+    inputs: &[PathBuf],
+    output: &Path,
+    emit: Emit,
+    codegen: &CodegenArgs,
+) -> Option<Result<(), String>> {
+    use w2native::image::{build_linux_image, classify, ImageInput, Role};
+    let mut loaded = Vec::new();
+    for input in inputs {
+        match read_input(input, "app", codegen) {
+            Ok((wasm, opts)) => loaded.push((input, classify(&wasm), wasm, opts)),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    let usage = "a Linux image is built with `w2native build kernel.wasm busybox.wasm -o linux`";
+    let roles: Vec<Role> = loaded.iter().map(|l| l.1).collect();
+    match roles.as_slice() {
+        [Role::Command] => return None,
+        [Role::User] => {
+            return Some(Err(format!(
+                "{} is a user program for the Linux image (it imports env.__syscall), not a command; {usage}",
+                inputs[0].display()
+            )))
+        }
+        [Role::Kernel] | [Role::Kernel, Role::User] => {}
+        [_, _] => {
+            let describe = |(i, r): (&PathBuf, &Role)| match r {
+                Role::Kernel => format!("{} is a kernel", i.display()),
+                Role::User => format!("{} is a user program", i.display()),
+                Role::Command => format!("{} is neither a kernel nor a user program", i.display()),
+            };
+            let what: Vec<String> = inputs.iter().zip(&roles).map(describe).collect();
+            return Some(Err(format!(
+                "two inputs must be a kernel then a user program: {}; {usage}",
+                what.join(", ")
+            )));
+        }
+        _ => return None,
+    }
+    if emit == Emit::Obj {
+        return Some(Err(
+            "--emit obj is for single modules; use `w2native compile --namespace NS` per module"
+                .into(),
+        ));
+    }
+    let start = Instant::now();
+    let mut modules = loaded.into_iter();
+    let image_input = |l: Option<(&PathBuf, Role, Vec<u8>, CompileOptions)>| {
+        l.map(|(path, _, wasm, opts)| (path.clone(), wasm, opts))
+    };
+    let (kpath, kwasm, kopts) = image_input(modules.next())?;
+    let user = image_input(modules.next());
+    let result = build_linux_image(
+        ImageInput {
+            wasm: &kwasm,
+            opts: kopts.clone(),
+        },
+        user.as_ref().map(|(_, wasm, opts)| ImageInput {
+            wasm,
+            opts: opts.clone(),
+        }),
+        output,
+    );
+    Some(match result {
+        Ok(stats) => {
+            if codegen.stats {
+                let paths = std::iter::once(&kpath).chain(user.as_ref().map(|u| &u.0));
+                for (path, s) in paths.zip(&stats) {
+                    print_stats(path, s, start);
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let e = with_path(e, &kpath, &kopts.module_name);
+            Err(match &user {
+                Some((upath, _, uopts)) => with_path(e, upath, &uopts.module_name),
+                None => e,
+            })
+        }
+    })
 }
 
 fn read_input(

@@ -1,0 +1,395 @@
+//! The kernel's imports (module `"host"`, table in `docs/host-abi.md`).
+//!
+//! Every function has the compiled-code calling convention
+//! `extern "C" fn(caller_vmctx, params..) -> result`; the caller is always
+//! the kernel instance. Handles: semaphores and mutexes are indices of the
+//! futex table in [`super::sync`]; thread ids are small integers given out
+//! here (the id is fixed before the thread starts, so `thread_create` can
+//! return what `thread_self` will say on that thread); TLS keys index a
+//! per-thread vector.
+//!
+//! Ending a thread (`thread_exit`) unwinds to the outermost
+//! [`crate::catch_traps`] of the thread (its root, see [`thread_root`]),
+//! skipping the wasm frames still on its stack; inner `catch_traps`
+//! (a user program running on the thread) pass it on with
+//! [`pass_thread_exit`].
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use w2native_environ::{FuncType, ValType};
+
+use super::kernel::kernel;
+use super::sync;
+use crate::instance::Func;
+use crate::traphandlers::{catch_traps, raise_exit, TrapError};
+use crate::vm::VMContext;
+
+/// Native stack of every host thread that runs kernel or user code.
+pub const THREAD_STACK: usize = 8 << 20;
+
+// ---------------------------------------------------------------------------
+// The import table
+// ---------------------------------------------------------------------------
+
+/// (name, function, params as 'i'/'I' for i32/i64, result).
+type Entry = (&'static str, *const u8, &'static str, Option<ValType>);
+
+fn entries() -> Vec<Entry> {
+    use ValType::{I32, I64};
+    vec![
+        ("print", print as *const u8, "ii", None),
+        ("panic", panic as *const u8, "ii", None),
+        ("halt", halt as *const u8, "ii", None),
+        ("sem_alloc", sem_alloc as *const u8, "i", Some(I32)),
+        ("sem_free", sem_free as *const u8, "i", None),
+        ("sem_up", sem_up as *const u8, "i", None),
+        ("sem_down", sem_down as *const u8, "i", None),
+        ("mutex_alloc", mutex_alloc as *const u8, "", Some(I32)),
+        ("mutex_free", mutex_free as *const u8, "i", None),
+        ("mutex_lock", mutex_lock as *const u8, "i", None),
+        ("mutex_unlock", mutex_unlock as *const u8, "i", None),
+        ("thread_create", thread_create as *const u8, "i", Some(I32)),
+        ("thread_exit", thread_exit as *const u8, "", None),
+        ("thread_join", thread_join as *const u8, "i", Some(I32)),
+        ("thread_self", thread_self as *const u8, "", Some(I32)),
+        ("tls_alloc", tls_alloc as *const u8, "", Some(I32)),
+        ("tls_free", tls_free as *const u8, "i", None),
+        ("tls_set", tls_set as *const u8, "ii", Some(I32)),
+        ("tls_get", tls_get as *const u8, "i", Some(I32)),
+        ("time_ns", time_ns as *const u8, "", Some(I64)),
+        ("wall_time_ns", wall_time_ns as *const u8, "", Some(I64)),
+        ("timer_set", timer_set as *const u8, "I", Some(I32)),
+        ("timer_cancel", timer_cancel as *const u8, "", None),
+        ("cmdline", cmdline as *const u8, "ii", Some(I32)),
+        ("initrd_size", initrd_size as *const u8, "", Some(I32)),
+        ("initrd_copy", initrd_copy as *const u8, "i", None),
+        ("user_start", user_start as *const u8, "iii", Some(I32)),
+    ]
+}
+
+/// The host function for import `host.<name>`, if the Runner has it.
+pub fn lookup(name: &str) -> Option<Func> {
+    let (_, ptr, params, result) = entries().into_iter().find(|e| e.0 == name)?;
+    let ty = FuncType {
+        params: params
+            .chars()
+            .map(|c| if c == 'I' { ValType::I64 } else { ValType::I32 })
+            .collect(),
+        results: result.into_iter().collect(),
+    };
+    // SAFETY: every function in the table is written with exactly the
+    // native signature its entry describes.
+    Some(unsafe { Func::host(ptr, ty) })
+}
+
+/// Names of all host ops (for documentation checks).
+pub fn names() -> Vec<&'static str> {
+    entries().into_iter().map(|e| e.0).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Output and failure
+// ---------------------------------------------------------------------------
+
+static OUTPUT: Mutex<()> = Mutex::new(());
+
+/// Writes all of `bytes` to host descriptor `fd` (retrying on EINTR and
+/// short writes; dropping the rest on an error).
+pub fn write_all(fd: i32, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: writing from a live slice.
+        let n = unsafe { libc::write(fd, bytes.as_ptr() as *const libc::c_void, bytes.len()) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
+unsafe extern "C" fn print(_vmctx: *mut VMContext, str: i32, len: i32) {
+    let bytes = kernel().read(str as u32, len.max(0) as usize);
+    let _guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
+    write_all(1, &bytes);
+}
+
+unsafe extern "C" fn panic(_vmctx: *mut VMContext, msg: i32, len: i32) {
+    let msg = kernel().read(msg as u32, len.max(0) as usize);
+    let _guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
+    write_all(2, b"\nkernel panic: ");
+    write_all(2, &msg);
+    write_all(2, b"\n");
+    super::exit_process(super::PANIC_EXIT_STATUS)
+}
+
+unsafe extern "C" fn halt(_vmctx: *mut VMContext, _how: i32, code: i32) {
+    super::exit_process(code)
+}
+
+// ---------------------------------------------------------------------------
+// Semaphores and mutexes
+// ---------------------------------------------------------------------------
+
+unsafe extern "C" fn sem_alloc(_vmctx: *mut VMContext, count: i32) -> i32 {
+    if count < 0 {
+        return 0;
+    }
+    sync::alloc(count as u32)
+}
+
+unsafe extern "C" fn sem_free(_vmctx: *mut VMContext, sem: i32) {
+    sync::free(sem)
+}
+
+unsafe extern "C" fn sem_up(_vmctx: *mut VMContext, sem: i32) {
+    sync::sem_up(sem)
+}
+
+unsafe extern "C" fn sem_down(_vmctx: *mut VMContext, sem: i32) {
+    sync::sem_down(sem)
+}
+
+unsafe extern "C" fn mutex_alloc(_vmctx: *mut VMContext) -> i32 {
+    sync::alloc(0)
+}
+
+unsafe extern "C" fn mutex_free(_vmctx: *mut VMContext, m: i32) {
+    sync::free(m)
+}
+
+unsafe extern "C" fn mutex_lock(_vmctx: *mut VMContext, m: i32) {
+    sync::mutex_lock(m)
+}
+
+unsafe extern "C" fn mutex_unlock(_vmctx: *mut VMContext, m: i32) {
+    sync::mutex_unlock(m)
+}
+
+// ---------------------------------------------------------------------------
+// Threads and TLS
+// ---------------------------------------------------------------------------
+
+static NEXT_THREAD_ID: AtomicI32 = AtomicI32::new(1);
+static NEXT_TLS_KEY: AtomicI32 = AtomicI32::new(1);
+
+thread_local! {
+    static THREAD_ID: Cell<i32> = const { Cell::new(0) };
+    static EXITING: Cell<bool> = const { Cell::new(false) };
+    static TLS: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// This host thread's id (given out on first use).
+pub fn current_thread_id() -> i32 {
+    THREAD_ID.with(|t| {
+        if t.get() == 0 {
+            t.set(NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get()
+    })
+}
+
+/// Runs `f` as the whole life of a host thread that executes kernel code:
+/// `thread_exit` inside it ends up here and the thread returns.
+pub fn thread_root(f: impl FnOnce()) {
+    match catch_traps(f) {
+        Ok(()) => {}
+        Err(e) => {
+            if !EXITING.with(|x| x.get()) {
+                super::fatal_trap(e)
+            }
+        }
+    }
+}
+
+/// For a `catch_traps` nested inside a thread's root: if the thread is
+/// ending (`thread_exit`), keep unwinding to the root; otherwise give the
+/// error back.
+pub fn pass_thread_exit(e: TrapError) -> TrapError {
+    if EXITING.with(|x| x.get()) {
+        // SAFETY: the frames between here and the thread's root are wasm
+        // and host frames that own nothing needing a destructor.
+        unsafe { raise_exit(0) }
+    }
+    e
+}
+
+/// Starts a detached host thread with id `id` running `f` at its root.
+pub fn spawn(name: String, id: i32, f: impl FnOnce() + Send + 'static) -> bool {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(THREAD_STACK)
+        .spawn(move || {
+            THREAD_ID.with(|t| t.set(id));
+            thread_root(f)
+        })
+        .is_ok()
+}
+
+unsafe extern "C" fn thread_create(_vmctx: *mut VMContext, arg: i32) -> i32 {
+    let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
+    if spawn(format!("task-{id}"), id, move || kernel().thread_start(arg)) {
+        id
+    } else {
+        0
+    }
+}
+
+unsafe extern "C" fn thread_exit(_vmctx: *mut VMContext) {
+    EXITING.with(|x| x.set(true));
+    // SAFETY: unwinds to this thread's root `catch_traps` (see the module
+    // comment); the skipped frames are wasm code and host ops.
+    unsafe { raise_exit(0) }
+}
+
+unsafe extern "C" fn thread_join(_vmctx: *mut VMContext, _thread: i32) -> i32 {
+    -1 // threads are detached (docs/host-abi.md)
+}
+
+unsafe extern "C" fn thread_self(_vmctx: *mut VMContext) -> i32 {
+    current_thread_id()
+}
+
+unsafe extern "C" fn tls_alloc(_vmctx: *mut VMContext) -> i32 {
+    NEXT_TLS_KEY.fetch_add(1, Ordering::Relaxed)
+}
+
+unsafe extern "C" fn tls_free(_vmctx: *mut VMContext, _key: i32) {}
+
+unsafe extern "C" fn tls_set(_vmctx: *mut VMContext, key: i32, value: i32) -> i32 {
+    if key <= 0 || key >= NEXT_TLS_KEY.load(Ordering::Relaxed) {
+        return -1;
+    }
+    TLS.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.len() <= key as usize {
+            t.resize(key as usize + 1, 0);
+        }
+        t[key as usize] = value;
+    });
+    0
+}
+
+unsafe extern "C" fn tls_get(_vmctx: *mut VMContext, key: i32) -> i32 {
+    TLS.with(|t| t.borrow().get(key.max(0) as usize).copied().unwrap_or(0))
+}
+
+// ---------------------------------------------------------------------------
+// Time and the one-shot timer
+// ---------------------------------------------------------------------------
+
+fn clock_ns(clock: libc::clockid_t) -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills the timespec.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+unsafe extern "C" fn time_ns(_vmctx: *mut VMContext) -> i64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+unsafe extern "C" fn wall_time_ns(_vmctx: *mut VMContext) -> i64 {
+    clock_ns(libc::CLOCK_REALTIME)
+}
+
+/// The single one-shot timer: its deadline, and the timer thread waiting
+/// for it on the condition variable (a futex wait with a timeout).
+static TIMER: Mutex<Option<Instant>> = Mutex::new(None);
+static TIMER_CHANGED: Condvar = Condvar::new();
+
+unsafe extern "C" fn timer_set(_vmctx: *mut VMContext, delta_ns: i64) -> i32 {
+    let delta = Duration::from_nanos(delta_ns.max(1) as u64);
+    *TIMER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + delta);
+    TIMER_CHANGED.notify_one();
+    0
+}
+
+unsafe extern "C" fn timer_cancel(_vmctx: *mut VMContext) {
+    *TIMER.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    TIMER_CHANGED.notify_one();
+}
+
+/// Starts the thread that raises IRQ 1 when the timer expires.
+pub fn start_timer_thread() {
+    let id = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed);
+    let ok = spawn("timer".into(), id, || {
+        let mut deadline = TIMER.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match *deadline {
+                None => {
+                    deadline = TIMER_CHANGED
+                        .wait(deadline)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                Some(at) => {
+                    let now = Instant::now();
+                    if now < at {
+                        deadline = TIMER_CHANGED
+                            .wait_timeout(deadline, at - now)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                        continue;
+                    }
+                    *deadline = None;
+                    drop(deadline);
+                    kernel().irq(1);
+                    deadline = TIMER.lock().unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+    });
+    if !ok {
+        super::fatal("cannot start the timer thread");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Boot inputs
+// ---------------------------------------------------------------------------
+
+unsafe extern "C" fn cmdline(_vmctx: *mut VMContext, buf: i32, size: i32) -> i32 {
+    let line = super::runner().options.cmdline.as_bytes();
+    let n = line.len().min(size.max(0) as usize);
+    if kernel().write(buf as u32, &line[..n]) {
+        n as i32
+    } else {
+        0
+    }
+}
+
+unsafe extern "C" fn initrd_size(_vmctx: *mut VMContext) -> i32 {
+    0
+}
+
+unsafe extern "C" fn initrd_copy(_vmctx: *mut VMContext, _dst: i32) {}
+
+// ---------------------------------------------------------------------------
+// User tasks
+// ---------------------------------------------------------------------------
+
+unsafe extern "C" fn user_start(_vmctx: *mut VMContext, task: i32, path: i32, len: i32) -> i32 {
+    let path = kernel().read(path as u32, len.max(0) as usize);
+    let path = String::from_utf8_lossy(&path).into_owned();
+    let runner = super::runner();
+    if runner.options.selftest {
+        super::selftest::run(task, &path);
+    }
+    let msg = if runner.user.is_some() {
+        format!("w2native runner: running user programs ({path}) is not implemented yet; powering off\n")
+    } else {
+        format!(
+            "w2native runner: the kernel started {path}, but this image has no user programs \
+             (build it with busybox.wasm, or run with --selftest); powering off\n"
+        )
+    };
+    write_all(1, msg.as_bytes());
+    super::exit_process(0)
+}

@@ -1,0 +1,203 @@
+//! The Runner: boots `kernel.wasm` (Linux 6.1 built for wasm32) and runs
+//! user programs on it, inside one native executable.
+//!
+//! `w2native build kernel.wasm [busybox.wasm] -o linux` links the compiled
+//! modules with this crate and a `main` that calls [`w2n_linux_main`]. The
+//! kernel is instantiated once ([`kernel::Kernel`]); its imports (module
+//! `"host"`, contract in `docs/host-abi.md`) are implemented in
+//! [`hostops`] on real OS threads: every kernel task has its own host
+//! thread, semaphores and mutexes are futexes ([`sync`]), a timer thread
+//! raises the timer interrupt. `docs/runner.md` explains the design.
+//!
+//! Ways to run the image (the executable's own command line):
+//!
+//! ```text
+//! linux                      boot, run /init (or tell that there is no userland)
+//! linux --selftest           boot, then run the kernel acceptance checks as init
+//! linux --cmdline 'loglevel=8' --mem 128
+//! ```
+//!
+//! Unsafe rules of this module: the kernel instance lives for the whole
+//! process (it is leaked in a `OnceLock`), so raw pointers into its memory
+//! and context stay valid on every thread. Guest addresses are turned into
+//! host pointers only through [`kernel::Kernel::mem`], which bounds-checks
+//! them against the committed memory.
+
+pub mod hostops;
+pub mod kernel;
+pub mod selftest;
+pub mod sync;
+
+use std::ffi::{c_char, CStr};
+use std::sync::OnceLock;
+
+use w2native_environ::VMModuleStatic;
+
+use crate::traphandlers::TrapError;
+
+/// Exit status when the kernel panics.
+pub const PANIC_EXIT_STATUS: i32 = 2;
+/// Exit status when kernel code traps (like `w2n_main`).
+pub const TRAP_EXIT_STATUS: i32 = 134;
+
+/// What the user asked for on the executable's command line.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Run the kernel acceptance checks as init instead of a program.
+    pub selftest: bool,
+    /// Kernel command line.
+    pub cmdline: String,
+    /// Memory for the kernel in MiB (0: the kernel's default).
+    pub mem_mb: u32,
+}
+
+const USAGE: &str = "\
+usage: linux [--selftest] [--cmdline ARGS] [--mem MIB]
+  --selftest      boot, then run the kernel checks (tmpfs, proc, sockets, ping) as init
+  --cmdline ARGS  kernel command line (e.g. 'loglevel=8')
+  --mem MIB       memory given to the kernel, in MiB (default: the kernel's own, 64)";
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--selftest" => o.selftest = true,
+            "--cmdline" => o.cmdline = value("--cmdline")?,
+            "--mem" => {
+                let v = value("--mem")?;
+                o.mem_mb = v
+                    .parse()
+                    .ok()
+                    .filter(|m| (16..=1024).contains(m))
+                    .ok_or_else(|| format!("--mem {v}: give MiB between 16 and 1024"))?;
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(o)
+}
+
+/// Everything the host ops need, set once before the kernel boots.
+pub(crate) struct Runner {
+    pub options: Options,
+    /// The user program module (busybox), if the image has one.
+    pub user: Option<&'static VMModuleStatic>,
+}
+
+static RUNNER: OnceLock<Runner> = OnceLock::new();
+
+pub(crate) fn runner() -> &'static Runner {
+    RUNNER
+        .get()
+        .expect("the Runner is initialised before the kernel runs")
+}
+
+/// Prints `msg` and ends the process: for broken invariants of the host
+/// side, where continuing would corrupt the kernel.
+pub(crate) fn fatal(msg: &str) -> ! {
+    hostops::write_all(2, format!("\nw2native runner: {msg}\n").as_bytes());
+    exit_process(TRAP_EXIT_STATUS)
+}
+
+/// Flushes what we print and ends the process with `status`.
+pub(crate) fn exit_process(status: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: _exit ends the process at once; other threads may be inside
+    // kernel code, so no destructors or atexit handlers may run.
+    unsafe { libc::_exit(status) }
+}
+
+/// Reports a trap or unexpected unwind out of kernel code and exits.
+pub(crate) fn fatal_trap(e: TrapError) -> ! {
+    match e {
+        TrapError::Trap { .. } => {
+            hostops::write_all(2, format!("\ntrap: {e}\n").as_bytes());
+            exit_process(TRAP_EXIT_STATUS)
+        }
+        TrapError::Exit(code) => exit_process(code),
+        TrapError::Host(msg) => fatal(&msg),
+    }
+}
+
+fn collect_args(argc: i32, argv: *const *const c_char) -> Vec<String> {
+    (0..argc.max(0) as usize)
+        .map(|i| {
+            // SAFETY: the C `main` passes argc valid C strings.
+            let s = unsafe { CStr::from_ptr(*argv.add(i)) };
+            s.to_string_lossy().into_owned()
+        })
+        .collect()
+}
+
+/// Entry of a Linux image: `main` of the executable calls this with the
+/// records of the compiled kernel and user program. Never returns: the
+/// process ends when the kernel powers off, panics, or traps.
+///
+/// # Safety
+/// `argv` must hold `argc` valid C strings; the records must be module
+/// records emitted by the w2native compiler for this target.
+#[no_mangle]
+pub unsafe extern "C" fn w2n_linux_main(
+    argc: i32,
+    argv: *const *const c_char,
+    kernel: &'static VMModuleStatic,
+    user: &'static VMModuleStatic,
+) -> i32 {
+    boot(collect_args(argc, argv), kernel, Some(user))
+}
+
+/// Entry of a kernel-only image (no user program module): boots, then runs
+/// the kernel checks with `--selftest` or reports that there is no userland.
+///
+/// # Safety
+/// As [`w2n_linux_main`].
+#[no_mangle]
+pub unsafe extern "C" fn w2n_linux_kernel_main(
+    argc: i32,
+    argv: *const *const c_char,
+    kernel: &'static VMModuleStatic,
+) -> i32 {
+    boot(collect_args(argc, argv), kernel, None)
+}
+
+fn boot(
+    args: Vec<String>,
+    kernel: &'static VMModuleStatic,
+    user: Option<&'static VMModuleStatic>,
+) -> i32 {
+    let options = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let mem_bytes = options.mem_mb << 20;
+    if RUNNER.set(Runner { options, user }).is_err() {
+        fatal("the Runner was started twice");
+    }
+    let k = match kernel::Kernel::instantiate(kernel) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    hostops::start_timer_thread();
+    // This thread becomes the idle task; kernel_boot never returns.
+    match crate::catch_traps(|| k.boot(mem_bytes as i32)) {
+        Ok(()) => fatal("kernel_boot returned"),
+        Err(e) => fatal_trap(e),
+    }
+}

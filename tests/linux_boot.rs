@@ -1,0 +1,215 @@
+//! The kernel under w2native (issue 4's acceptance): `kernel.wasm` is
+//! compiled into a kernel-only Linux image, booted with `--selftest`, and
+//! the Runner's checks call syscalls into it as the init task.
+//!
+//! Each trial looks at the same boot: the 6.1 banner, the end of boot
+//! (`Run /init as init process`), then one trial per syscall check (tmpfs
+//! files, procfs, a unix socket pair, `lo` up and an ICMP echo to
+//! 127.0.0.1). The boot has a timeout that fails the trials.
+//!
+//! kernel.wasm comes from `guest/build-kernel.sh` (cached under
+//! `~/.cache/w2native`; the script prints the path on its last line), or
+//! from `$W2NATIVE_KERNEL_WASM`. If it cannot be built, every trial FAILS
+//! with the reason: nothing passes silently.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use w2native::image::{build_linux_image, ImageInput};
+use w2native::{CompileOptions, Target};
+use w2native_tests::cprog::run_with_timeout;
+
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The selftest checks, named as the Runner prints them (`TEST name: ok`).
+const SYSCALL_CHECKS: &[(&str, &[&str])] = &[
+    ("init", &["getpid", "mmap"]),
+    (
+        "tmpfs",
+        &[
+            "mount-tmpfs",
+            "mkdir",
+            "open-create",
+            "write",
+            "close",
+            "read-back",
+        ],
+    ),
+    ("proc_version", &["mount-proc", "proc-version"]),
+    ("socketpair", &["socketpair", "socketpair-bytes"]),
+    (
+        "ping_loopback",
+        &[
+            "lo-up",
+            "ping-group-range",
+            "ping-socket",
+            "icmp-echo-send",
+            "icmp-echo-reply",
+        ],
+    ),
+];
+
+struct Boot {
+    stdout: String,
+    stderr: String,
+    status: Option<i32>,
+    elapsed: Duration,
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = vec![
+        Trial::test("boot::banner", || {
+            expect_log(|b| {
+                b.stdout
+                    .lines()
+                    .any(|l| l.starts_with("Linux version 6.1."))
+            })
+        }),
+        Trial::test("boot::end_of_init", || {
+            expect_log(|b| b.stdout.contains("Run /init as init process"))
+        }),
+        Trial::test("boot::selftest_status", || {
+            let b = boot()?;
+            if b.status != Some(0) {
+                return Err(failure(b, &format!("exit status {:?}", b.status)));
+            }
+            Ok(())
+        }),
+    ];
+    for (name, checks) in SYSCALL_CHECKS {
+        trials.push(Trial::test(format!("syscalls::{name}"), move || {
+            let b = boot()?;
+            for check in *checks {
+                let ok = format!("TEST {check}: ok");
+                if !b
+                    .stdout
+                    .lines()
+                    .any(|l| l == ok || l.starts_with(&format!("{ok} (")))
+                {
+                    let line = b
+                        .stdout
+                        .lines()
+                        .find(|l| l.starts_with(&format!("TEST {check}:")))
+                        .unwrap_or("no such line");
+                    return Err(failure(b, &format!("check {check}: {line}")));
+                }
+            }
+            Ok(())
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn expect_log(pred: impl Fn(&Boot) -> bool) -> Result<(), Failed> {
+    let b = boot()?;
+    if pred(b) {
+        Ok(())
+    } else {
+        Err(failure(b, "expected line missing from the boot log"))
+    }
+}
+
+/// A failure message with the end of the boot log.
+fn failure(b: &Boot, what: &str) -> Failed {
+    let tail: Vec<&str> = b.stdout.lines().rev().take(15).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    format!(
+        "{what}\n(status {:?} after {:.2}s)\n--- end of stdout ---\n{}\n--- stderr ---\n{}",
+        b.status,
+        b.elapsed.as_secs_f64(),
+        tail.join("\n"),
+        b.stderr.trim_end()
+    )
+    .into()
+}
+
+/// Boots once for all trials.
+fn boot() -> Result<&'static Boot, Failed> {
+    static BOOT: OnceLock<Result<Boot, String>> = OnceLock::new();
+    BOOT.get_or_init(run_boot).as_ref().map_err(|e| e.into())
+}
+
+fn run_boot() -> Result<Boot, String> {
+    let kernel = kernel_wasm()?;
+    build_runtime()?;
+    let wasm = std::fs::read(&kernel).map_err(|e| format!("{}: {e}", kernel.display()))?;
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let image = work.path().join("kernel-x64");
+    let opts = CompileOptions::new(Target::host(), "kernel", "kernel");
+    build_linux_image(ImageInput { wasm: &wasm, opts }, None, &image)
+        .map_err(|e| format!("building the kernel image failed: {e}"))?;
+    let mut cmd = Command::new(&image);
+    cmd.arg("--selftest");
+    let start = Instant::now();
+    let out = run_with_timeout(cmd, BOOT_TIMEOUT)
+        .map_err(|e| format!("booting {}: {e}", image.display()))?;
+    Ok(Boot {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status: out.status.code(),
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Cargo builds `runtime-support` for this test as an rlib dependency and
+/// does not refresh the static library the linker uses
+/// (`target/<profile>/libruntime_support.a`); build it like `cargo xtask
+/// test` does, in this test's profile (a no-op when it is fresh).
+fn build_runtime() -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/linux_boot-<hash>
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-q", "-p", "runtime-support"]);
+    if profile == "release" {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building runtime-support failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// `$W2NATIVE_KERNEL_WASM`, else the path printed by the (cached) guest
+/// kernel build.
+fn kernel_wasm() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("W2NATIVE_KERNEL_WASM") {
+        return Ok(PathBuf::from(p));
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest/build-kernel.sh");
+    let out = Command::new("nice")
+        .arg(&script)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
+        return Err(format!(
+            "guest/build-kernel.sh failed ({}); kernel.wasm is needed for this test:\n{}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    let path = PathBuf::from(stdout.lines().last().unwrap_or("").trim());
+    if !path.is_file() {
+        return Err(format!(
+            "guest/build-kernel.sh did not print a kernel.wasm path (last line: {:?})",
+            path
+        ));
+    }
+    Ok(path)
+}
