@@ -139,6 +139,27 @@ fn compile_one(
     ))
 }
 
+/// The Cranelift IR of every defined function, as text (`--emit clif`),
+/// before Cranelift's own optimizations.
+pub fn functions_as_clif(info: ModuleInfo<'_>, isa: &dyn TargetIsa, opts: &CompileOptions) -> Result<String> {
+    let ModuleInfo { desc, functions } = info;
+    let abi = TargetAbi::new(isa);
+    let env = TranslateEnv {
+        desc: &desc,
+        offsets: desc.offsets(abi.pointer_bytes()),
+        abi,
+        bounds: opts.bounds,
+    };
+    let mut builder_ctx = FunctionBuilderContext::new();
+    let mut text = String::new();
+    for (i, input) in functions.into_iter().enumerate() {
+        let func = translate_function(&env, i as u32, input, &mut builder_ctx)?;
+        let index = desc.num_imported_funcs as usize + i;
+        text.push_str(&format!("; function {index} `{}`\n{}\n", desc.func_names[index], func.display()));
+    }
+    Ok(text)
+}
+
 /// The external name of a direct call to defined function `def_index`.
 pub fn defined_func_name(def_index: u32) -> UserExternalName {
     UserExternalName::new(0, def_index)

@@ -101,6 +101,16 @@ pub fn compile_module(
     Ok((object, stats))
 }
 
+/// The translated Cranelift IR of every function, as text.
+pub fn emit_clif(wasm: &[u8], opts: &CompileOptions) -> Result<String, CompileError> {
+    let info = module_info::ModuleInfo::parse(wasm, &opts.module_name).map_err(|e| e.in_module(&opts.module_name))?;
+    let isa = opts.target.isa().map_err(|message| CompileError::Codegen {
+        loc: Location::default(),
+        message,
+    })?;
+    codegen::functions_as_clif(info, &*isa, opts).map_err(|e| e.in_module(&opts.module_name))
+}
+
 /// Compiles a WASI command module and links it with the runtime into the
 /// executable `output` (written atomically: no partial file on failure).
 pub fn build_executable(

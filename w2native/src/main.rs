@@ -83,8 +83,12 @@ enum Bounds {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Emit {
+    /// A native executable.
     Exe,
+    /// The module's relocatable object only.
     Obj,
+    /// Cranelift IR text of every function (for debugging the compiler).
+    Clif,
 }
 
 impl From<Bounds> for BoundsMode {
@@ -122,6 +126,11 @@ fn run(cli: Cli) -> Result<(), String> {
             if emit == Emit::Obj {
                 let object = compile_file(&input, "app", &codegen)?;
                 return write_atomically(&output, &object);
+            }
+            if emit == Emit::Clif {
+                let (wasm, opts) = read_input(&input, "app", &codegen)?;
+                let text = w2native::emit_clif(&wasm, &opts).map_err(|e| with_path(e.to_string(), &input, &opts.module_name))?;
+                return write_atomically(&output, text.as_bytes());
             }
             let (wasm, opts) = read_input(&input, "app", &codegen)?;
             let start = Instant::now();
