@@ -139,7 +139,7 @@ fn run_boot() -> Result<Boot, String> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let image = work.path().join("kernel-x64");
     let opts = CompileOptions::new(Target::host(), "kernel", "kernel");
-    build_linux_image(ImageInput { wasm: &wasm, opts }, None, &image)
+    build_linux_image(ImageInput { wasm: &wasm, opts }, None, &[], &[], &image)
         .map_err(|e| format!("building the kernel image failed: {e}"))?;
     let mut cmd = Command::new(&image);
     cmd.arg("--selftest");

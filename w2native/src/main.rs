@@ -50,6 +50,9 @@ enum Command {
         /// Output executable.
         #[arg(short, long)]
         output: PathBuf,
+        /// Linux image: copy the files under DIR into the initramfs (repeatable).
+        #[arg(long, value_name = "DIR")]
+        initramfs_add: Vec<PathBuf>,
         /// `exe` (default) or `obj` (stop after the module object).
         #[arg(long, value_enum, default_value_t = Emit::Exe)]
         emit: Emit,
@@ -116,10 +119,11 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Build {
             inputs,
             output,
+            initramfs_add,
             emit,
             codegen,
         } => {
-            if let Some(result) = build_image(&inputs, &output, emit, &codegen) {
+            if let Some(result) = build_image(&inputs, &output, &initramfs_add, emit, &codegen) {
                 return result;
             }
             let input = inputs[0].clone();
@@ -129,7 +133,8 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             if emit == Emit::Clif {
                 let (wasm, opts) = read_input(&input, "app", &codegen)?;
-                let text = w2native::emit_clif(&wasm, &opts).map_err(|e| with_path(e.to_string(), &input, &opts.module_name))?;
+                let text = w2native::emit_clif(&wasm, &opts)
+                    .map_err(|e| with_path(e.to_string(), &input, &opts.module_name))?;
                 return write_atomically(&output, text.as_bytes());
             }
             let (wasm, opts) = read_input(&input, "app", &codegen)?;
@@ -188,10 +193,11 @@ fn run(cli: Cli) -> Result<(), String> {
 fn build_image(
     inputs: &[PathBuf],
     output: &Path,
+    initramfs_add: &[PathBuf],
     emit: Emit,
     codegen: &CodegenArgs,
 ) -> Option<Result<(), String>> {
-    use w2native::image::{build_linux_image, classify, ImageInput, Role};
+    use w2native::image::{applets, build_linux_image, classify, ImageInput, Role};
     let mut loaded = Vec::new();
     for input in inputs {
         match read_input(input, "app", codegen) {
@@ -202,7 +208,13 @@ fn build_image(
     let usage = "a Linux image is built with `w2native build kernel.wasm busybox.wasm -o linux`";
     let roles: Vec<Role> = loaded.iter().map(|l| l.1).collect();
     match roles.as_slice() {
-        [Role::Command] => return None,
+        [Role::Command] if initramfs_add.is_empty() => return None,
+        [Role::Command] => {
+            return Some(Err(format!(
+                "--initramfs-add is for Linux images, and {} is not a kernel; {usage}",
+                inputs[0].display()
+            )))
+        }
         [Role::User] => {
             return Some(Err(format!(
                 "{} is a user program for the Linux image (it imports env.__syscall), not a command; {usage}",
@@ -237,6 +249,10 @@ fn build_image(
     };
     let (kpath, kwasm, kopts) = image_input(modules.next())?;
     let user = image_input(modules.next());
+    let applet_names = user
+        .as_ref()
+        .map(|(path, wasm, _)| applets(path, wasm))
+        .unwrap_or_default();
     let result = build_linux_image(
         ImageInput {
             wasm: &kwasm,
@@ -246,6 +262,8 @@ fn build_image(
             wasm,
             opts: opts.clone(),
         }),
+        &applet_names,
+        initramfs_add,
         output,
     );
     Some(match result {

@@ -366,10 +366,14 @@ unsafe extern "C" fn cmdline(_vmctx: *mut VMContext, buf: i32, size: i32) -> i32
 }
 
 unsafe extern "C" fn initrd_size(_vmctx: *mut VMContext) -> i32 {
-    0
+    super::runner().image.initramfs.len().min(i32::MAX as usize) as i32
 }
 
-unsafe extern "C" fn initrd_copy(_vmctx: *mut VMContext, _dst: i32) {}
+unsafe extern "C" fn initrd_copy(_vmctx: *mut VMContext, dst: i32) {
+    if !kernel().write(dst as u32, super::runner().image.initramfs) {
+        super::fatal("initrd_copy: destination outside kernel memory");
+    }
+}
 
 // ---------------------------------------------------------------------------
 // User tasks

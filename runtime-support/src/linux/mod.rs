@@ -24,6 +24,7 @@
 //! them against the committed memory.
 
 pub mod hostops;
+pub mod image;
 pub mod kernel;
 pub mod selftest;
 pub mod sync;
@@ -92,6 +93,8 @@ pub(crate) struct Runner {
     pub options: Options,
     /// The user program module (busybox), if the image has one.
     pub user: Option<&'static VMModuleStatic>,
+    /// Initramfs and the user module's loader numbers.
+    pub image: image::Image,
 }
 
 static RUNNER: OnceLock<Runner> = OnceLock::new();
@@ -141,20 +144,23 @@ fn collect_args(argc: i32, argv: *const *const c_char) -> Vec<String> {
 }
 
 /// Entry of a Linux image: `main` of the executable calls this with the
-/// records of the compiled kernel and user program. Never returns: the
+/// records of the compiled kernel and user program and the image blob
+/// ([`image`]). Never returns: the
 /// process ends when the kernel powers off, panics, or traps.
 ///
 /// # Safety
 /// `argv` must hold `argc` valid C strings; the records must be module
-/// records emitted by the w2native compiler for this target.
+/// records emitted by the w2native compiler for this target, `image` the
+/// blob `w2native build` links into the image (or null).
 #[no_mangle]
 pub unsafe extern "C" fn w2n_linux_main(
     argc: i32,
     argv: *const *const c_char,
     kernel: &'static VMModuleStatic,
     user: &'static VMModuleStatic,
+    image: *const u8,
 ) -> i32 {
-    boot(collect_args(argc, argv), kernel, Some(user))
+    boot(collect_args(argc, argv), kernel, Some(user), image)
 }
 
 /// Entry of a kernel-only image (no user program module): boots, then runs
@@ -167,15 +173,29 @@ pub unsafe extern "C" fn w2n_linux_kernel_main(
     argc: i32,
     argv: *const *const c_char,
     kernel: &'static VMModuleStatic,
+    image: *const u8,
 ) -> i32 {
-    boot(collect_args(argc, argv), kernel, None)
+    boot(collect_args(argc, argv), kernel, None, image)
 }
 
 fn boot(
     args: Vec<String>,
     kernel: &'static VMModuleStatic,
     user: Option<&'static VMModuleStatic>,
+    image: *const u8,
 ) -> i32 {
+    let image = if image.is_null() {
+        image::Image::EMPTY
+    } else {
+        // SAFETY: the entry's caller passes the linked-in blob.
+        match unsafe { image::Image::from_ptr(image) } {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        }
+    };
     let options = match parse_args(&args) {
         Ok(o) => o,
         Err(e) => {
@@ -184,7 +204,14 @@ fn boot(
         }
     };
     let mem_bytes = options.mem_mb << 20;
-    if RUNNER.set(Runner { options, user }).is_err() {
+    if RUNNER
+        .set(Runner {
+            options,
+            user,
+            image,
+        })
+        .is_err()
+    {
         fatal("the Runner was started twice");
     }
     let k = match kernel::Kernel::instantiate(kernel) {
