@@ -2,12 +2,19 @@
 //! wasm32-wasi with clang-19, compiled to a native executable by w2native,
 //! run, and its stdout, stderr and exit status compared with the golden
 //! files (format in examples/README.md).
+//!
+//! Every program runs for each target: natively on the host, and for the
+//! other architectures under qemu-user (`qemu-aarch64 ./exe`; outputs are
+//! static, so no sysroot is needed). A cross trial whose runtime library is
+//! missing fails and names the command that builds it (`cargo xtask test`
+//! builds them all before running the suites). Trial names are
+//! `NAME::BOUNDS` on the host and `NAME::TARGET::BOUNDS` for cross targets.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use w2native::{BoundsMode, CompileOptions, Target};
+use w2native::{link, BoundsMode, CompileOptions, Target};
 use w2native_tests::cprog;
 
 fn main() {
@@ -20,15 +27,21 @@ fn main() {
         .collect();
     sources.sort();
     let mut trials = Vec::new();
-    for source in sources {
-        for bounds in [BoundsMode::Guard, BoundsMode::Explicit] {
-            let name = format!(
-                "{}::{}",
-                source.file_stem().unwrap().to_string_lossy(),
-                format!("{bounds:?}").to_lowercase()
-            );
-            let source = source.clone();
-            trials.push(Trial::test(name, move || check(&source, bounds)));
+    let host = Target::host();
+    let targets = std::iter::once(host).chain(Target::ALL.into_iter().filter(|t| *t != host));
+    for target in targets {
+        for source in &sources {
+            for bounds in [BoundsMode::Guard, BoundsMode::Explicit] {
+                let stem = source.file_stem().unwrap().to_string_lossy();
+                let bounds_name = format!("{bounds:?}").to_lowercase();
+                let name = if target == host {
+                    format!("{stem}::{bounds_name}")
+                } else {
+                    format!("{stem}::{target}::{bounds_name}")
+                };
+                let source = source.clone();
+                trials.push(Trial::test(name, move || check(&source, target, bounds)));
+            }
         }
     }
     libtest_mimic::run(&args, trials).exit();
@@ -54,23 +67,36 @@ fn normalize_offsets(s: &str) -> String {
     out
 }
 
-fn check(source: &Path, bounds: BoundsMode) -> Result<(), Failed> {
+fn check(source: &Path, target: Target, bounds: BoundsMode) -> Result<(), Failed> {
     let stem = source.file_stem().unwrap().to_string_lossy().into_owned();
     let golden = |ext: &str| source.with_extension(ext);
+    let ready = link::readiness(target);
+    if let Err(e) = &ready.runtime {
+        return Err(format!("runtime library for {target} missing: {e}").into());
+    }
+    if let Err(e) = &ready.runner {
+        return Err(format!("cannot run {target} executables: {e}").into());
+    }
     let work = tempfile::tempdir()?;
     let wasm_path = cprog::build_wasm(source, &read_lines(&golden("cflags")), work.path())?;
     let wasm = std::fs::read(&wasm_path)?;
     let exe = work.path().join(&stem);
-    let mut opts = CompileOptions::new(Target::host(), "app", &stem);
+    let mut opts = CompileOptions::new(target, "app", &stem);
     opts.bounds = bounds;
     w2native::build_executable(&wasm, &opts, &exe)?;
 
     let run_dir = tempfile::tempdir()?;
-    let mut cmd = Command::new(&exe);
+    let mut cmd = if target == Target::host() {
+        Command::new(&exe)
+    } else {
+        let mut qemu = Command::new(target.qemu());
+        qemu.arg(&exe);
+        qemu
+    };
     cmd.args(read_lines(&golden("args")))
         .current_dir(run_dir.path())
         .env("W2N_EXAMPLE", "42");
-    let out = cprog::run_with_timeout(cmd, Duration::from_secs(120))?;
+    let out = cprog::run_with_timeout(cmd, Duration::from_secs(180))?;
 
     let stdout = String::from_utf8_lossy(&out.stdout);
     let expected_stdout =

@@ -11,10 +11,16 @@ use std::process::Command;
 /// File name of the runtime static library.
 pub const RUNTIME_LIB: &str = "libruntime_support.a";
 
+/// Subdirectory of cargo's target directory holding the cross-built runtimes.
+pub const CROSS_DIR: &str = "cross";
+
 /// Where the runtime library for `target` is looked for, in order:
 /// `$W2NATIVE_RUNTIME_DIR/<triple>/`, `$W2NATIVE_RUNTIME_DIR/`, then next to
 /// the w2native executable as cargo lays out a workspace build
-/// (`target/release/` for the host, `target/<triple>/release/` for cross).
+/// (`target/release/` for the host, `target/<triple>/release/` for cross),
+/// and `target/cross/<triple>/release/`, where `cargo xtask runtime` puts
+/// the cross runtimes (built by another toolchain, so in their own
+/// target directory).
 pub fn runtime_candidates(target: Target) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::var_os("W2NATIVE_RUNTIME_DIR") {
@@ -27,14 +33,24 @@ pub fn runtime_candidates(target: Target) -> Vec<PathBuf> {
         .and_then(|p| p.parent().map(Path::to_path_buf))
     {
         // target/<profile>/w2native, or target/<profile>/deps/<test> for tests.
-        for dir in [exe_dir.clone(), exe_dir.join("..")] {
-            let profile = dir.file_name().map(|p| p.to_os_string());
-            if let (Some(profile), Some(target_dir)) = (profile, dir.parent()) {
-                dirs.push(target_dir.join(target.rust_triple()).join(&profile));
+        let dir = match exe_dir.parent() {
+            Some(parent) if exe_dir.ends_with("deps") => parent.to_path_buf(),
+            _ => exe_dir,
+        };
+        let profile = dir.file_name().map(|p| p.to_os_string());
+        if let (Some(profile), Some(target_dir)) = (profile, dir.parent()) {
+            dirs.push(target_dir.join(target.rust_triple()).join(&profile));
+            if target != Target::host() {
+                dirs.push(
+                    target_dir
+                        .join(CROSS_DIR)
+                        .join(target.rust_triple())
+                        .join("release"),
+                );
             }
-            if target == Target::host() {
-                dirs.push(dir);
-            }
+        }
+        if target == Target::host() {
+            dirs.push(dir);
         }
     }
     dirs.into_iter().map(|d| d.join(RUNTIME_LIB)).collect()
@@ -44,14 +60,79 @@ pub fn find_runtime(target: Target) -> Result<PathBuf, String> {
     let candidates = runtime_candidates(target);
     candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
         format!(
-            "runtime library for {target} not found (looked for {}); build it with `cargo xtask runtime --target {target}` or set W2NATIVE_RUNTIME_DIR",
+            "runtime library for {target} not found (looked for {}); {}, or set W2NATIVE_RUNTIME_DIR",
             candidates
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            runtime_hint(target)
         )
     })
+}
+
+/// What to run to get the runtime library of `target`.
+pub fn runtime_hint(target: Target) -> String {
+    if target == Target::host() {
+        "build it with `cargo xtask runtime --target {target}` (or `cargo build --release -p runtime-support`)"
+            .replace("{target}", target.name())
+    } else {
+        format!(
+            "build it with `cargo xtask runtime --target {target}` (installs {}, then cross-builds runtime-support with build-std)",
+            target.cross_packages().join(" ")
+        )
+    }
+}
+
+/// Whether `target` can be built and run here, and what is missing.
+pub struct Readiness {
+    pub target: Target,
+    pub runtime: Result<PathBuf, String>,
+    /// The linker, or what to install to get it.
+    pub linker: Result<String, String>,
+    /// How outputs run on this machine: natively, or the qemu-user command
+    /// (or what to install to get it).
+    pub runner: Result<String, String>,
+}
+
+impl Readiness {
+    pub fn ready(&self) -> bool {
+        self.runtime.is_ok() && self.linker.is_ok()
+    }
+}
+
+pub fn readiness(target: Target) -> Readiness {
+    let cc = linker(target);
+    let linker = if on_path(&cc) {
+        Ok(cc)
+    } else {
+        Err(format!(
+            "{cc} missing: apt-get install {}",
+            target.gcc_package()
+        ))
+    };
+    let runner = if target == Target::host() {
+        Ok("native".to_string())
+    } else {
+        let qemu = target.qemu();
+        if on_path(qemu) {
+            Ok(format!("{qemu} ./app"))
+        } else {
+            Err(format!("{qemu} missing: apt-get install qemu-user"))
+        }
+    };
+    Readiness {
+        target,
+        runtime: find_runtime(target).map_err(|_| runtime_hint(target)),
+        linker,
+        runner,
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
 }
 
 /// The C compiler driver used as linker for `target`.

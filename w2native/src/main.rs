@@ -162,26 +162,20 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Targets => {
             for target in Target::ALL {
-                let runtime = link::find_runtime(target);
-                let linker = link::linker(target);
-                let has_linker = which(&linker);
-                let ready = runtime.is_ok() && has_linker;
+                let r = link::readiness(target);
+                let show = |v: &Result<String, String>| match v {
+                    Ok(s) => s.clone(),
+                    Err(e) => format!("missing: {e}"),
+                };
                 println!(
-                    "{:<8} {:<10} runtime: {:<60} linker: {}",
+                    "{:<8} {}",
                     target.name(),
-                    if ready { "ready" } else { "not ready" },
-                    runtime
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|_| "missing (cargo xtask runtime --target ...)".into()),
-                    if has_linker {
-                        linker
-                    } else {
-                        format!(
-                            "{linker} missing (apt-get install {})",
-                            target.gcc_package()
-                        )
-                    }
+                    if r.ready() { "ready" } else { "not ready" }
                 );
+                let runtime = r.runtime.map(|p| p.display().to_string());
+                println!("    runtime  {}", show(&runtime));
+                println!("    linker   {}", show(&r.linker));
+                println!("    run      {}", show(&r.runner));
             }
             Ok(())
         }
@@ -348,10 +342,4 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     tmp.persist(path)
         .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())
-}
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
 }

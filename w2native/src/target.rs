@@ -57,6 +57,41 @@ impl Target {
         }
     }
 
+    /// Every Debian package a cross build for this target needs: the C
+    /// cross toolchain and libc (linking), qemu-user (running), and Debian's
+    /// Rust with std sources (building the runtime with build-std).
+    pub fn cross_packages(self) -> Vec<&'static str> {
+        match self {
+            Target::X86_64 => vec!["gcc", "libc6-dev"],
+            Target::Aarch64 => vec![
+                "gcc-aarch64-linux-gnu",
+                "libc6-dev-arm64-cross",
+                "qemu-user",
+                "rustc-web",
+                "cargo-web",
+                "rust-web-src",
+            ],
+            Target::Riscv64 => vec![
+                "gcc-riscv64-linux-gnu",
+                "libc6-dev-riscv64-cross",
+                "qemu-user",
+                "rustc-web",
+                "cargo-web",
+                "rust-web-src",
+            ],
+        }
+    }
+
+    /// The qemu-user emulator that runs this target's executables on
+    /// another host.
+    pub fn qemu(self) -> &'static str {
+        match self {
+            Target::X86_64 => "qemu-x86_64",
+            Target::Aarch64 => "qemu-aarch64",
+            Target::Riscv64 => "qemu-riscv64",
+        }
+    }
+
     /// The Cranelift ISA with w2native's flags. x86_64 assumes x86-64-v2
     /// (SSE4.2, POPCNT), which every x86_64 machine of the last 15 years has,
     /// so float rounding is inline instead of a libm call.

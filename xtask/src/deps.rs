@@ -14,6 +14,14 @@ pub const TEST: &[&str] = &[
     "wabt",
     "gcc",
     "libc6-dev",
+    "qemu-user",
+    "gcc-aarch64-linux-gnu",
+    "gcc-riscv64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "libc6-dev-riscv64-cross",
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
 ];
 
 /// Everything, including what the guest build and benchmarks need.
@@ -32,6 +40,9 @@ pub const ALL: &[&str] = &[
     "gcc-riscv64-linux-gnu",
     "libc6-dev-arm64-cross",
     "libc6-dev-riscv64-cross",
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
     "linux-source-6.1",
     "bc",
     "bison",
@@ -55,7 +66,10 @@ pub fn install(packages: &[&str]) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    step(&format!("installing Debian packages: {}", missing.join(" ")));
+    step(&format!(
+        "installing Debian packages: {}",
+        missing.join(" ")
+    ));
     let apt = |args: &[&str]| -> Result<(), String> {
         let status = Command::new("apt-get")
             .args(args)

@@ -1,14 +1,19 @@
 //! `cargo xtask <command>`: the two commands of the README and their parts.
 //!
-//! - `run`   set up the machine, build the guest (cached), the compiler and
-//!           `linux-x64`, then boot it (the main job);
-//! - `test`  set up what the tests need, then run every test suite;
-//! - `setup` install Debian packages and build the compiler and runtime;
-//! - `guest` build kernel.wasm and busybox.wasm (cached by input hash).
+//! - `run`: set up the machine, build the guest (cached), the compiler and
+//!   `linux-x64`, then boot it (the main job);
+//! - `test`: set up what the tests need (cross runtimes included), then run
+//!   every test suite;
+//! - `setup`: install Debian packages and build the compiler and the runtime
+//!   for every target;
+//! - `runtime [--target T]`: build the runtime for x86_64, aarch64 or
+//!   riscv64 (cross builds use Debian's Rust, see `cross.rs`);
+//! - `guest`: build kernel.wasm and busybox.wasm (cached by input hash).
 //!
 //! Everything a fresh Debian bookworm machine lacks is installed here with
 //! apt-get; nothing relies on a package installed by hand.
 
+mod cross;
 mod deps;
 
 use std::path::{Path, PathBuf};
@@ -19,11 +24,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup(),
         Some("test") => test(&args[1..]),
+        Some("runtime") => cross::runtime_command(&args[1..]),
         Some("guest") => guest().map(|_| ()),
         Some("run") => run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime\n  guest   build kernel.wasm and busybox.wasm (cached)"
+                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime (all targets)\n  runtime [--target x86_64|aarch64|riscv64]  build the runtime for a target (default: all)\n  guest   build kernel.wasm and busybox.wasm (cached)"
             );
             return ExitCode::from(2);
         }
@@ -38,7 +44,10 @@ fn main() -> ExitCode {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 pub fn step(what: &str) {
@@ -64,19 +73,39 @@ fn cargo() -> Command {
 
 fn setup() -> Result<(), String> {
     deps::install(deps::ALL)?;
-    build_compiler()
+    build_compiler()?;
+    build_cross_runtimes()
+}
+
+/// The runtimes of the cross targets, which the examples suite (and
+/// `w2native build --target`) need.
+fn build_cross_runtimes() -> Result<(), String> {
+    for t in cross::CROSS {
+        cross::build_runtime(t)?;
+    }
+    Ok(())
 }
 
 fn build_compiler() -> Result<(), String> {
     step("building the compiler and the runtime (release)");
-    sh(cargo().args(["build", "--release", "-p", "w2native", "-p", "runtime-support"]))
+    sh(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "w2native",
+        "-p",
+        "runtime-support",
+    ]))
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
     deps::install(deps::TEST)?;
     build_compiler()?;
+    build_cross_runtimes()?;
     step("running all test suites");
-    sh(cargo().args(["test", "--workspace", "--release"]).args(extra))
+    sh(cargo()
+        .args(["test", "--workspace", "--release"])
+        .args(extra))
 }
 
 /// Builds the guest modules; returns (kernel.wasm, busybox.wasm).
@@ -102,7 +131,9 @@ fn guest_script(script: &str) -> Result<PathBuf, String> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let path = stdout.lines().last().unwrap_or("").trim();
     if path.is_empty() || !Path::new(path).is_file() {
-        return Err(format!("guest/{script} did not print the path of its output"));
+        return Err(format!(
+            "guest/{script} did not print the path of its output"
+        ));
     }
     Ok(PathBuf::from(path))
 }

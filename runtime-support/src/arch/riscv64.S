@@ -1,4 +1,8 @@
 # riscv64. Callee-saved: ra, sp, s0-s11, fs0-fs11.
+# Rust's global_asm! is assembled without the crate's target features, so
+# the D extension (fsd/fld) is enabled here for this file only.
+.option push
+.option arch, +d
 .text
 .globl w2n_call_protected
 .hidden w2n_call_protected
@@ -75,3 +79,4 @@ w2n_unwind:
     li a0, 1
     ret
 .size w2n_unwind, . - w2n_unwind
+.option pop
