@@ -386,14 +386,17 @@ unsafe extern "C" fn user_start(_vmctx: *mut VMContext, task: i32, path: i32, le
     if runner.options.selftest {
         super::selftest::run(task, &path);
     }
-    let msg = if runner.user.is_some() {
-        format!("w2native runner: running user programs ({path}) is not implemented yet; powering off\n")
-    } else {
-        format!(
-            "w2native runner: the kernel started {path}, but this image has no user programs \
-             (build it with busybox.wasm, or run with --selftest); powering off\n"
-        )
-    };
+    if runner.user.is_some() {
+        let status = super::process::run(super::process::first_exec(&path));
+        if super::process::is_init() {
+            super::exit_process(status)
+        }
+        return status;
+    }
+    let msg = format!(
+        "w2native runner: the kernel started {path}, but this image has no user programs \
+         (build it with busybox.wasm, or run with --selftest); powering off\n"
+    );
     write_all(1, msg.as_bytes());
     super::exit_process(0)
 }

@@ -26,6 +26,7 @@
 pub mod hostops;
 pub mod image;
 pub mod kernel;
+pub mod process;
 pub mod selftest;
 pub mod sync;
 
@@ -50,10 +51,13 @@ pub struct Options {
     pub cmdline: String,
     /// Memory for the kernel in MiB (0: the kernel's default).
     pub mem_mb: u32,
+    /// `-c CMD`: init runs `sh -c CMD` and its status is the exit status.
+    pub command: Option<String>,
 }
 
 const USAGE: &str = "\
-usage: linux [--selftest] [--cmdline ARGS] [--mem MIB]
+usage: linux [-c CMD] [--selftest] [--cmdline ARGS] [--mem MIB]
+  -c CMD          run `sh -c CMD` as init; exit with its status
   --selftest      boot, then run the kernel checks (tmpfs, proc, sockets, ping) as init
   --cmdline ARGS  kernel command line (e.g. 'loglevel=8')
   --mem MIB       memory given to the kernel, in MiB (default: the kernel's own, 64)";
@@ -69,6 +73,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         };
         match a.as_str() {
             "--selftest" => o.selftest = true,
+            "-c" => o.command = Some(value("-c")?),
             "--cmdline" => o.cmdline = value("--cmdline")?,
             "--mem" => {
                 let v = value("--mem")?;

@@ -1,0 +1,501 @@
+//! User programs (docs/guest-abi.md): every process is an instance of the
+//! user module (busybox) whose data lives in memory the kernel gave the
+//! process, running on the host thread of its kernel task.
+//!
+//! A program starts when the kernel execs a wasm file: `user_start` (for a
+//! task the kernel created, e.g. init) or a successful `execve` call of a
+//! running program. [`run`] loops over the programs a task executes: it maps
+//! the process's data and stack with `mmap2` (so they belong to the task's
+//! mm and are zero), lays out argc/argv/envp/auxv, instantiates the module
+//! against the kernel's memory with its own table and globals, and calls
+//! `_start(sp)`. `execve` records the new program, lets the kernel commit it
+//! and unwinds out of the old instance (the same unwind as a trap), and the
+//! loop starts the new one on the same thread.
+//!
+//! Syscalls go to `kernel_syscall` on the calling thread; afterwards the
+//! Runner asks `kernel_get_signal` for handlers to run and calls the guest's
+//! `__w2n_signal` export, then restarts the call or turns `-ERESTART*` into
+//! `-EINTR` (guest ABI section 8).
+//!
+//! Not yet: `__vfork` and `__clone_thread` return `-ENOSYS`; a handler that
+//! leaves by `longjmp` needs the compiler's exception support.
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use w2native_environ::{FuncType, Import, ImportKind, TableType, ValType};
+
+use super::hostops::{pass_thread_exit, write_all};
+use super::kernel::kernel;
+use crate::instance::{Extern, Func, Global, Instance, Module, Table, Val};
+use crate::traphandlers::{raise_exit, TrapError};
+use crate::vm::VMContext;
+
+const NR_EXIT_GROUP: i32 = 94;
+const NR_KILL: i32 = 129;
+const NR_RT_SIGACTION: i32 = 134;
+const NR_RT_SIGPROCMASK: i32 = 135;
+const NR_GETPID: i32 = 172;
+const NR_MUNMAP: i32 = 215;
+const NR_EXECVE: i32 = 221;
+const NR_MMAP2: i32 = 222;
+
+const ENOSYS: i32 = 38;
+const EINTR: i32 = 4;
+const ERESTARTSYS: i32 = 512;
+const ERESTARTNOINTR: i32 = 513;
+const ERESTARTNOHAND: i32 = 514;
+const ERESTART_RESTARTBLOCK: i32 = 516;
+const SA_RESTART: u32 = 0x1000_0000;
+const SIGSEGV: i32 = 11;
+
+/// Stack of a new process (guest ABI: 256 KiB or more for ash).
+const STACK_SIZE: u32 = 512 << 10;
+/// Table slot of the first function: slot 0 stays null, so a null function
+/// pointer never calls anything.
+const TABLE_BASE: u32 = 1;
+
+/// A program to start: path (for messages), argv and envp.
+#[derive(Clone, Debug)]
+pub struct Exec {
+    pub path: String,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+}
+
+/// What a thread knows about the program it runs.
+struct Current {
+    pid: i32,
+    stack_pointer: Global,
+    signal: Option<Func>,
+    /// Keeps the instance alive while its code runs.
+    #[allow(dead_code)]
+    instance: Instance,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    /// Set by a successful `execve`: the program to start next.
+    static NEXT: RefCell<Option<Exec>> = const { RefCell::new(None) };
+}
+
+fn module() -> Result<&'static Module, String> {
+    static M: OnceLock<Result<Module, String>> = OnceLock::new();
+    let user = super::runner()
+        .user
+        .ok_or("this image has no user programs")?;
+    M.get_or_init(|| Module::new(user))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn sys(nr: i32, args: &[i32]) -> i32 {
+    let mut a = [0; 6];
+    a[..args.len()].copy_from_slice(args);
+    kernel().syscall(nr, a)
+}
+
+fn is_err(r: i32) -> bool {
+    (-4095..0).contains(&r)
+}
+
+/// Runs the programs of the task on this thread, starting with `first`.
+/// Returns only if a program could not be started (the status to exit with).
+pub fn run(first: Exec) -> i32 {
+    let mut exec = first;
+    loop {
+        match start(&exec) {
+            Ok(()) => match NEXT.with(|n| n.borrow_mut().take()) {
+                Some(next) => exec = next,
+                None => return 0,
+            },
+            Err(msg) => {
+                write_all(
+                    2,
+                    format!("w2native runner: {}: {msg}\n", exec.path).as_bytes(),
+                );
+                return 127;
+            }
+        }
+    }
+}
+
+/// Starts one program and runs it until it execs another (`Ok`) or ends.
+fn start(exec: &Exec) -> Result<(), String> {
+    let module = module()?;
+    let image = &super::runner().image;
+    let k = kernel();
+    let pid = sys(NR_GETPID, &[]);
+
+    let align = 1u32 << image.mem_p2align.min(16);
+    let data_len = image.mem_size.max(1) + align;
+    let data = sys(NR_MMAP2, &[0, data_len as i32, 3, 0x22, -1, 0]);
+    if is_err(data) {
+        return Err(format!("no memory for the program's data ({data})"));
+    }
+    let memory_base = (data as u32).next_multiple_of(align);
+    let stack = sys(NR_MMAP2, &[0, STACK_SIZE as i32, 3, 0x22, -1, 0]);
+    if is_err(stack) {
+        sys(NR_MUNMAP, &[data, data_len as i32]);
+        return Err(format!("no memory for the stack ({stack})"));
+    }
+    let sp =
+        initial_stack(stack as u32, STACK_SIZE, exec).ok_or("arguments do not fit on the stack")?;
+
+    let memory = k.memory().ok_or("the kernel exports no memory")?;
+    let table_min = (TABLE_BASE + image.table_size) as u64;
+    let mut stack_pointer = None;
+    let mut resolve = |imp: &Import| -> Option<Extern> {
+        let desc = module.desc();
+        match (&imp.module[..], &imp.field[..], &imp.kind) {
+            ("env", "memory", ImportKind::Memory(_)) => Some(Extern::Memory(memory.clone())),
+            ("env", "__indirect_function_table", ImportKind::Table(t)) => {
+                let mut ty: TableType = *t;
+                ty.limits.min = ty.limits.min.max(table_min);
+                Table::new(ty, Val::FuncRef(0)).ok().map(Extern::Table)
+            }
+            ("env", "__stack_pointer", ImportKind::Global(g)) => {
+                let global = Global::new(*g, Val::I32(sp as i32));
+                stack_pointer = Some(global.clone());
+                Some(Extern::Global(global))
+            }
+            ("env", "__memory_base", ImportKind::Global(g)) => Some(Extern::Global(Global::new(
+                *g,
+                Val::I32(memory_base as i32),
+            ))),
+            ("env", "__table_base", ImportKind::Global(g)) => {
+                Some(Extern::Global(Global::new(*g, Val::I32(TABLE_BASE as i32))))
+            }
+            ("env", name, ImportKind::Func(t)) => {
+                host_func(name, &desc.types[*t as usize]).map(Extern::Func)
+            }
+            _ => None,
+        }
+    };
+    let instance = Instance::new_with_resolver(module, &mut resolve)
+        .map_err(|e| format!("cannot start the program: {e}"))?;
+    let stack_pointer = stack_pointer.ok_or("the program imports no __stack_pointer")?;
+    let entry = instance
+        .get_func("_start")
+        .ok_or("the program has no `_start` export")?;
+    CURRENT.with(|c| {
+        *c.borrow_mut() = Some(Current {
+            pid,
+            stack_pointer,
+            signal: instance.get_func("__w2n_signal"),
+            instance: instance.clone(),
+        })
+    });
+    let result = entry.call(&[Val::I32(sp as i32)]);
+    CURRENT.with(|c| c.borrow_mut().take());
+    match result {
+        Ok(_) => {
+            sys(NR_EXIT_GROUP, &[0]);
+            Ok(())
+        }
+        Err(e) => match pass_thread_exit(e) {
+            TrapError::Exit(_) if NEXT.with(|n| n.borrow().is_some()) => Ok(()),
+            e => {
+                write_all(2, format!("{}: trap: {e}\n", exec.path).as_bytes());
+                sys(NR_KILL, &[pid, SIGSEGV]);
+                sys(NR_EXIT_GROUP, &[128 + SIGSEGV]);
+                Ok(())
+            }
+        },
+    }
+}
+
+/// Writes argc, argv, envp and auxv at the top of the stack area
+/// `[base, base+size)` (guest ABI section 5); returns the 16-byte aligned
+/// initial stack pointer.
+fn initial_stack(base: u32, size: u32, exec: &Exec) -> Option<u32> {
+    let k = kernel();
+    let mut top = base + size;
+    let mut push_bytes = |bytes: &[u8]| -> Option<u32> {
+        top = top.checked_sub(bytes.len() as u32)?;
+        if top < base || !k.write(top, bytes) {
+            return None;
+        }
+        Some(top)
+    };
+    let mut random = [0u8; 16];
+    // SAFETY: getrandom fills the buffer (or fails and leaves zeros).
+    unsafe { libc::getrandom(random.as_mut_ptr() as *mut libc::c_void, 16, 0) };
+    let random_at = push_bytes(&random)?;
+    let mut strings = |list: &[Vec<u8>]| -> Option<Vec<u32>> {
+        let mut ptrs = Vec::new();
+        for s in list.iter().rev() {
+            let mut z = s.clone();
+            z.push(0);
+            ptrs.push(push_bytes(&z)?);
+        }
+        ptrs.reverse();
+        Some(ptrs)
+    };
+    let envp = strings(&exec.envp)?;
+    let argv = strings(&exec.argv)?;
+    let mut words: Vec<u32> = vec![argv.len() as u32];
+    words.extend(&argv);
+    words.push(0);
+    words.extend(&envp);
+    words.push(0);
+    for (key, value) in [
+        (6, 4096),
+        (11, 0),
+        (12, 0),
+        (13, 0),
+        (14, 0),
+        (23, 0),
+        (16, 0),
+    ] {
+        words.extend([key, value]);
+    }
+    words.extend([25, random_at, 0, 0]);
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let sp = top.checked_sub(bytes.len() as u32)? & !15;
+    if sp < base + 4096 || !k.write(sp, &bytes) {
+        return None;
+    }
+    Some(sp)
+}
+
+/// Whether this thread's task is init (pid 1).
+pub fn is_init() -> bool {
+    sys(NR_GETPID, &[]) == 1
+}
+
+/// The first program of a task the kernel created (`user_start`): init's
+/// argv is its path, its environment the kernel's usual one.
+pub fn first_exec(path: &str) -> Exec {
+    let argv = match &super::runner().options.command {
+        // Mount /proc, /sys, /dev and /tmp first, as init's rcS would.
+        Some(cmd) => vec![
+            b"sh".to_vec(),
+            b"-c".to_vec(),
+            format!("[ -x /etc/init.d/rcS ] && /etc/init.d/rcS >/dev/null 2>&1\n{cmd}")
+                .into_bytes(),
+        ],
+        None => vec![path.as_bytes().to_vec()],
+    };
+    Exec {
+        path: path.to_string(),
+        argv,
+        envp: vec![
+            b"HOME=/".to_vec(),
+            b"TERM=linux".to_vec(),
+            b"PATH=/bin:/sbin:/usr/bin:/usr/sbin".to_vec(),
+        ],
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The user module's imports
+// ---------------------------------------------------------------------------
+
+fn host_func(name: &str, ty: &FuncType) -> Option<Func> {
+    use ValType::I32;
+    let (ptr, want): (*const u8, FuncType) = match name {
+        "__syscall" => (syscall as *const u8, sig(&[I32; 7], &[I32])),
+        "__vfork" => (vfork as *const u8, sig(&[I32], &[I32])),
+        "__clone_thread" => (clone_thread as *const u8, sig(&[I32; 7], &[I32])),
+        _ => return None,
+    };
+    if *ty != want {
+        return None;
+    }
+    // SAFETY: each function has the native signature of `want`.
+    Some(unsafe { Func::host(ptr, want) })
+}
+
+fn sig(params: &[ValType], results: &[ValType]) -> FuncType {
+    FuncType {
+        params: params.to_vec(),
+        results: results.to_vec(),
+    }
+}
+
+/// Reads a NUL-terminated string of kernel memory.
+fn c_string(addr: u32) -> Option<Vec<u8>> {
+    let k = kernel();
+    let mut out = Vec::new();
+    let mut at = addr;
+    loop {
+        let chunk = k.read(at, 64.min(k.mem_len().saturating_sub(at as usize)));
+        if chunk.is_empty() {
+            return None;
+        }
+        match chunk.iter().position(|b| *b == 0) {
+            Some(n) => {
+                out.extend_from_slice(&chunk[..n]);
+                return Some(out);
+            }
+            None => out.extend_from_slice(&chunk),
+        }
+        at += chunk.len() as u32;
+    }
+}
+
+/// Reads a NULL-terminated array of string pointers.
+fn c_string_array(addr: u32) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Some(out);
+    }
+    for i in 0..4096u32 {
+        let p = kernel().read(addr + 4 * i, 4);
+        let p = u32::from_le_bytes(p.try_into().ok()?);
+        if p == 0 {
+            return Some(out);
+        }
+        out.push(c_string(p)?);
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn syscall(
+    vmctx: *mut VMContext,
+    nr: i32,
+    a1: i32,
+    a2: i32,
+    a3: i32,
+    a4: i32,
+    a5: i32,
+    a6: i32,
+) -> i32 {
+    let args = [a1, a2, a3, a4, a5, a6];
+    match nr {
+        NR_EXECVE => return execve(a1 as u32, a2 as u32, a3 as u32),
+        NR_EXIT_GROUP if CURRENT.with(|c| c.borrow().as_ref().map(|c| c.pid)) == Some(1) => {
+            // init ends: power off with its status instead of a kernel panic.
+            super::exit_process(a1 & 0xff)
+        }
+        _ => {}
+    }
+    loop {
+        let r = kernel().syscall(nr, args);
+        let delivered = deliver_signals(vmctx);
+        return match -r {
+            ERESTARTNOINTR => continue,
+            ERESTARTSYS if delivered.is_none_or(|flags| flags & SA_RESTART != 0) => continue,
+            ERESTARTNOHAND if delivered.is_none() => continue,
+            ERESTARTSYS | ERESTARTNOHAND | ERESTART_RESTARTBLOCK => -EINTR,
+            _ => r,
+        };
+    }
+}
+
+/// `execve`: copy path, argv and envp out (the old mm goes away), let the
+/// kernel commit the exec, then leave the old instance for [`run`].
+fn execve(path: u32, argv: u32, envp: u32) -> i32 {
+    const EFAULT: i32 = 14;
+    let (Some(p), Some(argv_v), Some(envp_v)) =
+        (c_string(path), c_string_array(argv), c_string_array(envp))
+    else {
+        return -EFAULT;
+    };
+    let r = sys(NR_EXECVE, &[path as i32, argv as i32, envp as i32]);
+    if r < 0 {
+        return r;
+    }
+    NEXT.with(|n| {
+        *n.borrow_mut() = Some(Exec {
+            path: String::from_utf8_lossy(&p).into_owned(),
+            argv: argv_v,
+            envp: envp_v,
+        })
+    });
+    // SAFETY: unwinds to the `catch_traps` of `_start`'s call in `start`;
+    // the skipped frames are the old program's, which is abandoned.
+    unsafe { raise_exit(0) }
+}
+
+/// Runs the handlers of signals the kernel delivered to this task; returns
+/// the `sa_flags` of the last one, or `None` if there was none.
+fn deliver_signals(_vmctx: *mut VMContext) -> Option<u32> {
+    let k = kernel();
+    let (sp_global, signal) = CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map(|c| (c.stack_pointer.clone(), c.signal.clone()))
+    })?;
+    let mut last = None;
+    loop {
+        let Val::I32(sp) = sp_global.get() else {
+            return last;
+        };
+        let sp = sp as u32;
+        // Scratch below the stack pointer: handler slot, sigaction, masks.
+        let scratch = (sp - 64) & !15;
+        let sig = k.get_signal(scratch);
+        if sig == 0 {
+            return last;
+        }
+        let handler = u32::from_le_bytes(k.read(scratch, 4).try_into().unwrap_or_default());
+        sys(NR_RT_SIGACTION, &[sig, 0, scratch as i32 + 16, 8]);
+        let flags = u32::from_le_bytes(k.read(scratch + 20, 4).try_into().unwrap_or_default());
+        sys(NR_RT_SIGPROCMASK, &[0, 0, scratch as i32 + 32, 8]);
+        let mut mask = k.read(scratch + 32, 8);
+        mask.resize(8, 0);
+        // The kernel already blocked the signal (and sa_mask) for the
+        // handler; the mask to restore afterwards is the one without it.
+        let bit = (sig - 1) as usize;
+        mask[bit / 8] &= !(1 << (bit % 8));
+        last = Some(flags);
+        let Some(signal) = &signal else { continue };
+
+        // siginfo_t (128 bytes) and ucontext_t (180 bytes), 16-aligned.
+        let frame = (scratch - 128 - 192) & !15;
+        let (info, uc) = (frame, frame + 128);
+        k.write(frame, &[0; 128 + 192]);
+        k.write(info, &sig.to_le_bytes());
+        k.write(uc + 24, &sp.to_le_bytes());
+        k.write(uc + 52, &mask);
+        let _ = sp_global.set(Val::I32(frame as i32));
+        let r = signal.call(&[
+            Val::I32(sig),
+            Val::I32(info as i32),
+            Val::I32(uc as i32),
+            Val::I32(handler as i32),
+            Val::I32(flags as i32),
+        ]);
+        if let Err(e) = r {
+            // An exit or exec inside the handler keeps unwinding; a trap
+            // ends the process.
+            let e = pass_thread_exit(e);
+            // SAFETY: as in `execve`: unwinding out of the program.
+            unsafe {
+                raise_exit(if matches!(e, TrapError::Exit(_)) {
+                    0
+                } else {
+                    1
+                })
+            }
+        }
+        let restore = k.read(uc + 52, 8);
+        k.write(scratch + 32, &restore);
+        sys(
+            NR_RT_SIGPROCMASK,
+            &[2 /* SIG_SETMASK */, scratch as i32 + 32, 0, 8],
+        );
+        let _ = sp_global.set(Val::I32(sp as i32));
+    }
+}
+
+unsafe extern "C" fn vfork(_vmctx: *mut VMContext, _mode: i32) -> i32 {
+    -ENOSYS
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn clone_thread(
+    _vmctx: *mut VMContext,
+    _fn: i32,
+    _stack: i32,
+    _flags: i32,
+    _arg: i32,
+    _ptid: i32,
+    _tls: i32,
+    _ctid: i32,
+) -> i32 {
+    -ENOSYS
+}
