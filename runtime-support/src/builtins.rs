@@ -48,6 +48,9 @@ const TRAP: i32 = 1;
 
 mod imp {
     use super::*;
+    pub(crate) use crate::exceptions::{
+        exn_invoke_caught, exn_rethrow, exn_tag, exn_throw, exn_try_call,
+    };
 
     fn instance<'a>(vmctx: *mut VMContext) -> &'a InstanceInner {
         // SAFETY: compiled code passes its own live vmctx (module rules).

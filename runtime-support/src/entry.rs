@@ -72,6 +72,7 @@ fn run(record: &'static VMModuleStatic) -> i32 {
     };
     let mut imports = Imports::new();
     wasi::add_to_imports(&mut imports);
+    crate::exceptions::add_to_imports(&mut imports, &module);
     let instance = match Instance::new(&module, &imports) {
         Ok(i) => i,
         Err(InstantiationError::Trap(e)) => return outcome(e),

@@ -150,6 +150,9 @@ struct ModuleInner {
     record: &'static VMModuleStatic,
     desc: ModuleDesc,
     type_ids: Box<[u32]>,
+    /// Payload values an exception buffer of this module holds (see
+    /// `w2native_sjlj::layout`): the most any of its tags carries.
+    exn_capacity: u32,
 }
 
 impl Module {
@@ -207,12 +210,19 @@ impl Module {
             return Err(format!("{name}: multiple memories are not supported"));
         }
         let type_ids = desc.types.iter().map(intern_type).collect();
+        let exn_capacity = desc
+            .tags
+            .iter()
+            .map(|&t| desc.types[t as usize].params.len() as u32)
+            .max()
+            .unwrap_or(0);
         traphandlers::register_module(record, &desc);
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 record,
                 desc,
                 type_ids,
+                exn_capacity,
             }),
         })
     }
@@ -229,7 +239,11 @@ impl Module {
         &self.inner.desc.imports
     }
 
-    fn trampoline(&self, type_index: u32) -> *const u8 {
+    pub(crate) fn exn_capacity(&self) -> u32 {
+        self.inner.exn_capacity
+    }
+
+    pub(crate) fn trampoline(&self, type_index: u32) -> *const u8 {
         // SAFETY: `trampolines` has `num_types` entries, checked in `new`.
         unsafe { *self.inner.record.trampolines.add(type_index as usize) }
     }
@@ -468,6 +482,31 @@ impl Global {
     }
 }
 
+/// An exception tag: an identity compared by `catch`, and the types of
+/// its payload. Identities are never reused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tag {
+    id: usize,
+    ty: FuncType,
+}
+
+impl Tag {
+    /// A fresh tag, distinct from every other.
+    pub fn new(ty: FuncType) -> Tag {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        Tag {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            ty,
+        }
+    }
+    pub fn id(&self) -> usize {
+        self.id
+    }
+    pub fn ty(&self) -> &FuncType {
+        &self.ty
+    }
+}
+
 /// Anything an instance can import or export.
 #[derive(Clone)]
 pub enum Extern {
@@ -475,6 +514,7 @@ pub enum Extern {
     Table(Table),
     Memory(Memory),
     Global(Global),
+    Tag(Tag),
 }
 
 impl Extern {
@@ -484,6 +524,7 @@ impl Extern {
             Extern::Table(_) => "table",
             Extern::Memory(_) => "memory",
             Extern::Global(_) => "global",
+            Extern::Tag(_) => "tag",
         }
     }
 }
@@ -567,6 +608,8 @@ pub(crate) struct InstanceInner {
     /// Contexts this instance may call into directly (itself and,
     /// transitively, the instances of its imported functions).
     linked: Vec<usize>,
+    /// Every tag, imported ones first.
+    pub(crate) tags: Box<[Tag]>,
 }
 
 // SAFETY: raw pointers point into memory this instance owns or keeps alive;
@@ -608,6 +651,7 @@ impl Instance {
         let mut tables = Vec::new();
         let mut memories = Vec::new();
         let mut imported_globals = Vec::new();
+        let mut tags = Vec::new();
         for imp in &desc.imports {
             let item = resolve(imp).ok_or_else(|| link(imp, "unknown import"))?;
             match (&imp.kind, item) {
@@ -637,8 +681,11 @@ impl Instance {
                     }
                     imported_globals.push(g);
                 }
-                (ImportKind::Tag(_), _) => {
-                    return Err(link(imp, "tag imports are not supported"));
+                (ImportKind::Tag(t), Extern::Tag(tag)) => {
+                    if tag.ty != desc.types[*t as usize] {
+                        return Err(link(imp, "incompatible import type"));
+                    }
+                    tags.push(tag);
                 }
                 (_, other) => {
                     let _ = other.kind_name();
@@ -647,7 +694,10 @@ impl Instance {
             }
         }
 
-        // Defined tables and memories.
+        // Defined tags, tables and memories.
+        for &t in &desc.tags[desc.num_imported_tags as usize..] {
+            tags.push(Tag::new(desc.types[t as usize].clone()));
+        }
         for tt in &desc.tables[desc.num_imported_tables as usize..] {
             tables.push(Table::new(*tt, Val::FuncRef(0)).map_err(InstantiationError::Resource)?);
         }
@@ -737,6 +787,7 @@ impl Instance {
             elems,
             data_dropped,
             linked,
+            tags: tags.into_boxed_slice(),
         });
         // SAFETY: the InstanceInner now has its final address inside the Arc.
         unsafe { (*inner.vmctx.as_ptr()).instance = Arc::as_ptr(&inner) as *const u8 };
@@ -867,7 +918,7 @@ impl Instance {
             }),
             ExportKind::Memory => Extern::Memory(self.inner.memories[e.index as usize].clone()),
             ExportKind::Global => Extern::Global(self.global(e.index)),
-            ExportKind::Tag => return None,
+            ExportKind::Tag => Extern::Tag(self.inner.tags[e.index as usize].clone()),
         })
     }
 
@@ -1005,6 +1056,25 @@ impl InstanceInner {
             [v] => Ok(*v),
             _ => Err("constant expression must leave exactly one value".into()),
         }
+    }
+
+    /// Code pointer and context of exported function `name`, if it has
+    /// type `ty`.
+    pub(crate) fn export_func_of_type(
+        &self,
+        name: &str,
+        ty: &FuncType,
+    ) -> Option<(*const u8, *mut VMContext)> {
+        let desc = self.module.desc();
+        let e = desc
+            .exports
+            .iter()
+            .find(|e| e.name == name && e.kind == ExportKind::Func)?;
+        if desc.func_type(e.index) != ty {
+            return None;
+        }
+        let f = self.funcrefs[e.index as usize];
+        Some((f.func_ptr, f.vmctx))
     }
 
     /// The instance behind a context.

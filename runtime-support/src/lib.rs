@@ -15,6 +15,7 @@
 pub mod atomics;
 pub mod builtins;
 pub mod entry;
+pub mod exceptions;
 pub mod instance;
 pub mod linux;
 pub mod memory;
@@ -25,7 +26,7 @@ pub mod wasi;
 
 pub use instance::{
     intern_type, type_of_id, Extern, Func, Global, Imports, Instance, InstantiationError, Memory,
-    Module, Table, Val,
+    Module, Table, Tag, Val,
 };
 pub use traphandlers::{catch_traps, raise_exit, raise_trap, TrapError};
 pub use w2native_environ as environ;

@@ -35,6 +35,12 @@ use w2native_environ::{ModuleDesc, Trap, TrapSite, VMModuleStatic};
 #[repr(C, align(16))]
 pub struct JmpBuf([u64; 32]);
 
+impl JmpBuf {
+    pub(crate) fn new() -> JmpBuf {
+        JmpBuf([0; 32])
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 std::arch::global_asm!(include_str!("arch/x86_64.S"));
 
@@ -45,8 +51,12 @@ std::arch::global_asm!(include_str!("arch/aarch64.S"));
 std::arch::global_asm!(include_str!("arch/riscv64.S"));
 
 extern "C" {
-    fn w2n_call_protected(buf: *mut JmpBuf, f: unsafe extern "C" fn(*mut u8), ctx: *mut u8) -> i32;
-    fn w2n_unwind(buf: *mut JmpBuf) -> !;
+    pub(crate) fn w2n_call_protected(
+        buf: *mut JmpBuf,
+        f: unsafe extern "C" fn(*mut u8),
+        ctx: *mut u8,
+    ) -> i32;
+    pub(crate) fn w2n_unwind(buf: *mut JmpBuf) -> !;
 }
 
 // ---------------------------------------------------------------------------
@@ -280,6 +290,8 @@ pub fn catch_traps<F: FnOnce() -> R, R>(f: F) -> Result<R, TrapError> {
         result: None,
     };
     let prev = CURRENT.with(|c| c.replace(&mut buf));
+    // Exception handlers pushed inside and skipped by a trap are dead.
+    let handlers = crate::exceptions::top();
     // SAFETY: `buf` and `closure` outlive the call; `call_closure` matches
     // the closure's type.
     let rc = unsafe {
@@ -290,6 +302,7 @@ pub fn catch_traps<F: FnOnce() -> R, R>(f: F) -> Result<R, TrapError> {
         )
     };
     CURRENT.with(|c| c.set(prev));
+    crate::exceptions::set_top(handlers);
     if rc == 0 {
         match closure.result.take().expect("closure ran") {
             Ok(r) => Ok(r),
@@ -305,6 +318,17 @@ pub fn catch_traps<F: FnOnce() -> R, R>(f: F) -> Result<R, TrapError> {
             None => TrapError::Host("unwound without a reason".into()),
         })
     }
+}
+
+/// The innermost trap landing of this thread (null outside wasm calls).
+pub(crate) fn current() -> *mut JmpBuf {
+    CURRENT.with(|c| c.get())
+}
+
+/// Makes `buf` the innermost trap landing again: an exception unwinding to
+/// a handler skips the `catch_traps` pushed after it.
+pub(crate) fn set_current(buf: *mut JmpBuf) {
+    CURRENT.with(|c| c.set(buf));
 }
 
 fn unwind(reason: Unwind) -> ! {

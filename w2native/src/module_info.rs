@@ -26,6 +26,10 @@ pub fn supported_features() -> WasmFeatures {
         | WasmFeatures::FLOATS
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::LEGACY_EXCEPTIONS
+        // The tag section belongs to the exceptions proposal; its new
+        // instructions (`try_table`, `throw_ref`) are rejected by the
+        // translator.
+        | WasmFeatures::EXCEPTIONS
         | WasmFeatures::GC_TYPES
 }
 

@@ -34,7 +34,15 @@ enum Kind {
         else_block: ir::Block,
         else_seen: bool,
     },
+    /// A legacy `try`; its exception state is `exceptions::ExnState`'s
+    /// entry `id`.
+    Try {
+        id: usize,
+    },
 }
+
+#[path = "exceptions.rs"]
+mod exceptions;
 
 #[derive(Debug)]
 struct Frame {
@@ -59,6 +67,7 @@ pub(crate) struct CodeTranslator<'a, 'e, 'f> {
     dead_depth: u32,
     /// Offset of the operator being translated, for error messages.
     offset: u64,
+    exn: exceptions::ExnState,
 }
 
 type Sig = (Vec<Type>, Vec<Type>);
@@ -81,6 +90,7 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
             reachable: true,
             dead_depth: 0,
             offset: 0,
+            exn: exceptions::ExnState::default(),
         };
         // The function body is a block whose `end` returns.
         let dest = t.b.create_block();
@@ -190,12 +200,18 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
 
     fn dead_op(&mut self, op: &Operator<'_>) -> Result<()> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
-                self.dead_depth += 1
-            }
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::Try { .. } => self.dead_depth += 1,
             Operator::Else if self.dead_depth == 0 => self.op_else(),
             Operator::End if self.dead_depth == 0 => self.op_end(),
-            Operator::End => self.dead_depth -= 1,
+            Operator::Catch { tag_index } if self.dead_depth == 0 => self.op_catch(*tag_index)?,
+            Operator::CatchAll if self.dead_depth == 0 => self.op_catch_all(),
+            Operator::Delegate { relative_depth } if self.dead_depth == 0 => {
+                self.op_delegate(*relative_depth)
+            }
+            Operator::End | Operator::Delegate { .. } => self.dead_depth -= 1,
             other => self.check_supported(other)?,
         }
         Ok(())
@@ -260,6 +276,7 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
                 frame.branched = true;
             }
             Kind::Loop { header } => self.b.seal_block(header),
+            Kind::Try { id } => self.end_try(id),
             _ => {}
         }
         self.stack.truncate(frame.height);
@@ -458,7 +475,14 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
             O::Call { function_index } => {
                 let ty = self.env.env.desc.func_type(function_index);
                 let args = self.popn(ty.params.len());
-                let results = self.env.call(&mut self.b, function_index, &args);
+                let results = match self.current_handler() {
+                    Some(id) => {
+                        let type_index = self.env.env.desc.funcs[function_index as usize];
+                        let (f, v) = self.env.callee(&mut self.b, function_index);
+                        self.try_call(id, type_index, f, v, &args)
+                    }
+                    None => self.env.call(&mut self.b, function_index, &args),
+                };
                 self.stack.extend(results);
             }
             O::CallIndirect {
@@ -468,11 +492,29 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
                 let elem = self.pop();
                 let n = self.env.env.desc.types[type_index as usize].params.len();
                 let args = self.popn(n);
-                let results =
-                    self.env
-                        .call_indirect(&mut self.b, type_index, table_index, elem, &args);
+                let results = match self.current_handler() {
+                    Some(id) => {
+                        let (f, v) =
+                            self.env
+                                .indirect_callee(&mut self.b, type_index, table_index, elem);
+                        self.try_call(id, type_index, f, v, &args)
+                    }
+                    None => {
+                        self.env
+                            .call_indirect(&mut self.b, type_index, table_index, elem, &args)
+                    }
+                };
                 self.stack.extend(results);
             }
+            O::Try { blockty } => {
+                let (params, results) = self.block_sig(blockty)?;
+                self.op_try(params.len(), &results);
+            }
+            O::Catch { tag_index } => self.op_catch(tag_index)?,
+            O::CatchAll => self.op_catch_all(),
+            O::Delegate { relative_depth } => self.op_delegate(relative_depth),
+            O::Throw { tag_index } => self.op_throw(tag_index),
+            O::Rethrow { relative_depth } => self.op_rethrow(relative_depth),
             O::Drop => {
                 self.pop();
             }
@@ -999,17 +1041,8 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
 
 /// Operators of proposals w2native does not compile (yet). The validator
 /// only lets through what `supported_features` enables, so this is the
-/// legacy exception instructions (lowered by the sjlj work later).
+/// new exception-handling instructions (the legacy ones are lowered in
+/// `exceptions.rs`).
 fn is_unsupported(op: &Operator<'_>) -> bool {
-    matches!(
-        op,
-        Operator::Try { .. }
-            | Operator::Catch { .. }
-            | Operator::CatchAll
-            | Operator::Throw { .. }
-            | Operator::Rethrow { .. }
-            | Operator::Delegate { .. }
-            | Operator::TryTable { .. }
-            | Operator::ThrowRef
-    )
+    matches!(op, Operator::TryTable { .. } | Operator::ThrowRef)
 }

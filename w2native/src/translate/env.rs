@@ -362,38 +362,61 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         let type_index = desc.funcs[index as usize];
         let sig = self.wasm_sig(b, type_index);
         let inst = if index < desc.num_imported_funcs {
-            let o = &self.env.offsets;
-            let (ptr_off, vmctx_off) = (o.imported_func_ptr(index), o.imported_func_vmctx(index));
-            let func_ptr = self.load_vmctx_ptr(b, ptr_off);
-            let callee_vmctx = self.load_vmctx_ptr(b, vmctx_off);
+            let (func_ptr, callee_vmctx) = self.imported_callee(b, index);
             let mut full = Vec::with_capacity(args.len() + 1);
             full.push(callee_vmctx);
             full.extend_from_slice(args);
             b.ins().call_indirect(sig, func_ptr, &full)
         } else {
-            let defined = index - desc.num_imported_funcs;
-            let fref = match self.direct.get(&defined) {
-                Some(&f) => f,
-                None => {
-                    let name = b
-                        .func
-                        .declare_imported_user_function(UserExternalName::new(0, defined));
-                    let f = b.import_function(ExtFuncData {
-                        name: ExternalName::User(name),
-                        signature: sig,
-                        colocated: true,
-                        patchable: false,
-                    });
-                    self.direct.insert(defined, f);
-                    f
-                }
-            };
+            let fref = self.direct_ref(b, index);
             let mut full = Vec::with_capacity(args.len() + 1);
             full.push(self.vmctx);
             full.extend_from_slice(args);
             b.ins().call(fref, &full)
         };
         b.inst_results(inst).to_vec()
+    }
+
+    fn imported_callee(&mut self, b: &mut FunctionBuilder, index: u32) -> (Value, Value) {
+        let o = &self.env.offsets;
+        let (ptr_off, vmctx_off) = (o.imported_func_ptr(index), o.imported_func_vmctx(index));
+        let func_ptr = self.load_vmctx_ptr(b, ptr_off);
+        let callee_vmctx = self.load_vmctx_ptr(b, vmctx_off);
+        (func_ptr, callee_vmctx)
+    }
+
+    fn direct_ref(&mut self, b: &mut FunctionBuilder, index: u32) -> ir::FuncRef {
+        let desc = self.env.desc;
+        let sig = self.wasm_sig(b, desc.funcs[index as usize]);
+        let defined = index - desc.num_imported_funcs;
+        match self.direct.get(&defined) {
+            Some(&f) => f,
+            None => {
+                let name = b
+                    .func
+                    .declare_imported_user_function(UserExternalName::new(0, defined));
+                let f = b.import_function(ExtFuncData {
+                    name: ExternalName::User(name),
+                    signature: sig,
+                    colocated: true,
+                    patchable: false,
+                });
+                self.direct.insert(defined, f);
+                f
+            }
+        }
+    }
+
+    /// `(code pointer, callee vmctx)` of function `index`, for calls that go
+    /// through the runtime (exception try-calls).
+    pub fn callee(&mut self, b: &mut FunctionBuilder, index: u32) -> (Value, Value) {
+        if index < self.env.desc.num_imported_funcs {
+            self.imported_callee(b, index)
+        } else {
+            let fref = self.direct_ref(b, index);
+            let ptr = self.ptr();
+            (b.ins().func_addr(ptr, fref), self.vmctx)
+        }
     }
 
     /// `call_indirect`: bounds, null and signature checks, then the call
@@ -407,6 +430,23 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         args: &[Value],
     ) -> Vec<Value> {
         let sig = self.wasm_sig(b, type_index);
+        let (func_ptr, callee_vmctx) = self.indirect_callee(b, type_index, table, elem);
+        let mut full = Vec::with_capacity(args.len() + 1);
+        full.push(callee_vmctx);
+        full.extend_from_slice(args);
+        let inst = b.ins().call_indirect(sig, func_ptr, &full);
+        b.inst_results(inst).to_vec()
+    }
+
+    /// The checks of `call_indirect`, then `(code pointer, callee vmctx)`
+    /// of the table element.
+    pub fn indirect_callee(
+        &mut self,
+        b: &mut FunctionBuilder,
+        type_index: u32,
+        table: u32,
+        elem: Value,
+    ) -> (Value, Value) {
         let addr = self.table_elem_addr(b, table, elem, Trap::UndefinedElement);
         let funcref = b.ins().load(self.ptr(), self.table_flags(), addr, 0);
 
@@ -439,11 +479,7 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
             funcref,
             o.funcref_vmctx() as i32,
         );
-        let mut full = Vec::with_capacity(args.len() + 1);
-        full.push(callee_vmctx);
-        full.extend_from_slice(args);
-        let inst = b.ins().call_indirect(sig, func_ptr, &full);
-        b.inst_results(inst).to_vec()
+        (func_ptr, callee_vmctx)
     }
 
     // ----- builtins -----
