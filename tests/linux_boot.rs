@@ -13,13 +13,13 @@
 //! with the reason: nothing passes silently.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use w2native::image::{build_linux_image, ImageInput};
 use w2native::{CompileOptions, Target};
 use w2native_tests::cprog::run_with_timeout;
+use w2native_tests::linux::{build_runtime, guest_artifact};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -133,7 +133,7 @@ fn boot() -> Result<&'static Boot, Failed> {
 }
 
 fn run_boot() -> Result<Boot, String> {
-    let kernel = kernel_wasm()?;
+    let kernel = guest_artifact("W2NATIVE_KERNEL_WASM", "build-kernel.sh")?;
     build_runtime()?;
     let wasm = std::fs::read(&kernel).map_err(|e| format!("{}: {e}", kernel.display()))?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -152,64 +152,4 @@ fn run_boot() -> Result<Boot, String> {
         status: out.status.code(),
         elapsed: start.elapsed(),
     })
-}
-
-/// Cargo builds `runtime-support` for this test as an rlib dependency and
-/// does not refresh the static library the linker uses
-/// (`target/<profile>/libruntime_support.a`); build it like `cargo xtask
-/// test` does, in this test's profile (a no-op when it is fresh).
-fn build_runtime() -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // target/<profile>/deps/linux_boot-<hash>
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::file_name)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-q", "-p", "runtime-support"]);
-    if profile == "release" {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "building runtime-support failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(())
-}
-
-/// `$W2NATIVE_KERNEL_WASM`, else the path printed by the (cached) guest
-/// kernel build.
-fn kernel_wasm() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("W2NATIVE_KERNEL_WASM") {
-        return Ok(PathBuf::from(p));
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest/build-kernel.sh");
-    let out = Command::new("nice")
-        .arg(&script)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
-        return Err(format!(
-            "guest/build-kernel.sh failed ({}); kernel.wasm is needed for this test:\n{}",
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        ));
-    }
-    let path = PathBuf::from(stdout.lines().last().unwrap_or("").trim());
-    if !path.is_file() {
-        return Err(format!(
-            "guest/build-kernel.sh did not print a kernel.wasm path (last line: {:?})",
-            path
-        ));
-    }
-    Ok(path)
 }

@@ -1,7 +1,8 @@
 //! Shared machinery of the end-to-end suites: loading modules compiled by
 //! w2native into this process ([`loader`]) and running `.wast` scripts
-//! against them ([`wast_runner`]).
+//! against them ([`wast_runner`]), and the Linux image helpers ([`linux`]).
 
 pub mod cprog;
+pub mod linux;
 pub mod loader;
 pub mod wast_runner;

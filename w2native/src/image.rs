@@ -229,7 +229,7 @@ pub const PROGRAM_STUB: &[u8] = b"\0asm\x01\0\0\0";
 
 const INITTAB: &str = "\
 ::sysinit:/etc/init.d/rcS
-::askfirst:-/bin/sh
+::respawn:-/bin/sh
 ::ctrlaltdel:/sbin/reboot
 ::shutdown:/bin/umount -a -r
 ";

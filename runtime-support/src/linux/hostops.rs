@@ -356,7 +356,13 @@ pub fn start_timer_thread() {
 // ---------------------------------------------------------------------------
 
 unsafe extern "C" fn cmdline(_vmctx: *mut VMContext, buf: i32, size: i32) -> i32 {
-    let line = super::runner().options.cmdline.as_bytes();
+    let runner = super::runner();
+    // With user programs the console is theirs: only kernel errors show,
+    // unless the user chose a command line.
+    let line = match &runner.options.cmdline[..] {
+        "" if runner.user.is_some() => "loglevel=3".as_bytes(),
+        line => line.as_bytes(),
+    };
     let n = line.len().min(size.max(0) as usize);
     if kernel().write(buf as u32, &line[..n]) {
         n as i32

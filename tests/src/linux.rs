@@ -1,0 +1,237 @@
+//! Shared by the Linux image suites (`linux_boot.rs`, `linux_shell.rs`):
+//! finding the guest artifacts, building the runtime library the linker
+//! needs, building an image, and a pseudo-terminal to drive it.
+//!
+//! Guest artifacts come from the guest build scripts (cached under
+//! `~/.cache/w2native`; each prints the artifact path on its last line) or
+//! from `$W2NATIVE_KERNEL_WASM` / `$W2NATIVE_BUSYBOX_WASM`. Every failure is
+//! an error with the reason: a suite never passes without a guest.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `$var`, else the path printed by `guest/<script>`.
+pub fn guest_artifact(var: &str, script: &str) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(var) {
+        return Ok(PathBuf::from(p));
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../guest")
+        .join(script);
+    let out = Command::new("nice")
+        .arg(&script)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
+        return Err(format!(
+            "{} failed ({}); this test needs its output:\n{}",
+            script.display(),
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    let path = PathBuf::from(stdout.lines().last().unwrap_or("").trim());
+    if !path.is_file() {
+        return Err(format!(
+            "{} did not print an artifact path (last line: {path:?})",
+            script.display()
+        ));
+    }
+    Ok(path)
+}
+
+/// Cargo builds `runtime-support` for a test as an rlib dependency and does
+/// not refresh the static library the linker uses
+/// (`target/<profile>/libruntime_support.a`); build it like `cargo xtask
+/// test` does, in the test's profile (a no-op when it is fresh).
+pub fn build_runtime() -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/<test>-<hash>
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-q", "-p", "runtime-support"]);
+    if profile == "release" {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building runtime-support failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// Matches `line` against a golden line where `*` stands for any run of
+/// characters.
+pub fn wildcard_match(pattern: &str, line: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == line;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !line.starts_with(first) || line.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &line[first.len()..];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+/// A child process on the slave side of a pseudo-terminal (its
+/// controlling terminal); the test reads and writes the master side.
+pub struct Pty {
+    master: std::fs::File,
+    child: Child,
+    /// Everything read so far.
+    pub seen: String,
+}
+
+impl Pty {
+    pub fn spawn(exe: &Path, args: &[&str]) -> Result<Pty, String> {
+        let (mut master, mut slave) = (-1, -1);
+        let ws = libc::winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty fills two descriptors we then own.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &ws,
+            )
+        };
+        if rc != 0 {
+            return Err(format!("openpty: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: fresh descriptors from openpty.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let dup = |fd: &OwnedFd| fd.try_clone().map(Stdio::from).map_err(|e| e.to_string());
+        let mut cmd = Command::new(exe);
+        cmd.args(args)
+            .stdin(dup(&slave)?)
+            .stdout(dup(&slave)?)
+            .stderr(dup(&slave)?);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        drop(slave);
+        // SAFETY: setting O_NONBLOCK on our own descriptor.
+        unsafe {
+            let fl = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(master.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+        Ok(Pty {
+            master: std::fs::File::from(master),
+            child,
+            seen: String::new(),
+        })
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        use std::io::Write;
+        self.master.write_all(bytes).map_err(|e| e.to_string())
+    }
+
+    /// Reads until `seen` (from `from` on) contains `what`, or times out.
+    /// Returns the offset just after the match.
+    pub fn expect(&mut self, from: usize, what: &str, timeout: Duration) -> Result<usize, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(i) = self.seen.get(from..).and_then(|s| s.find(what)) {
+                return Ok(from + i + what.len());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "no {what:?} within {:.1}s; the terminal showed:\n{}",
+                    timeout.as_secs_f64(),
+                    self.seen.get(from..).unwrap_or("")
+                ));
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: polling one descriptor we own.
+            unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(100) as i32) };
+            let mut buf = [0u8; 4096];
+            match self.master.read(&mut buf) {
+                Ok(0) => {
+                    return Err(format!(
+                        "the image ended before {what:?}; the terminal showed:\n{}",
+                        self.seen.get(from..).unwrap_or("")
+                    ))
+                }
+                Ok(n) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // EIO: the slave side is closed (the image exited).
+                Err(e) => {
+                    return Err(format!(
+                        "reading the terminal: {e}; it showed:\n{}",
+                        self.seen.get(from..).unwrap_or("")
+                    ))
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("abc", "abc"));
+        assert!(!wildcard_match("abc", "abcd"));
+        assert!(wildcard_match(
+            "Linux version 6.1.*",
+            "Linux version 6.1.192 (x)"
+        ));
+        assert!(wildcard_match("*1 root*sh*", "    1 root      0:00 sh -c"));
+        assert!(!wildcard_match("a*b*c", "acb"));
+        assert!(wildcard_match("a*", "a"));
+    }
+}
