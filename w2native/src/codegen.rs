@@ -27,6 +27,8 @@ pub struct CompiledModule {
     /// Descriptor with `func_sizes` and `trap_sites` filled in.
     pub desc: ModuleDesc,
     pub functions: Vec<CompiledFunction>,
+    /// Explicit bounds checks removed by `boundscheck-elision`.
+    pub elided_checks: usize,
 }
 
 pub fn compile_functions(
@@ -44,6 +46,7 @@ pub fn compile_functions(
         offsets: desc.offsets(abi.pointer_bytes()),
         abi,
         bounds: opts.bounds,
+        elided_checks: Default::default(),
     };
 
     let results: Vec<Result<(CompiledFunction, Vec<TrapSite>)>> = functions
@@ -58,6 +61,7 @@ pub fn compile_functions(
             },
         )
         .collect();
+    let elided_checks = env.elided_checks.into_inner();
 
     let mut compiled = Vec::with_capacity(results.len());
     for r in results {
@@ -70,6 +74,7 @@ pub fn compile_functions(
     Ok(CompiledModule {
         desc,
         functions: compiled,
+        elided_checks,
     })
 }
 
@@ -141,7 +146,11 @@ fn compile_one(
 
 /// The Cranelift IR of every defined function, as text (`--emit clif`),
 /// before Cranelift's own optimizations.
-pub fn functions_as_clif(info: ModuleInfo<'_>, isa: &dyn TargetIsa, opts: &CompileOptions) -> Result<String> {
+pub fn functions_as_clif(
+    info: ModuleInfo<'_>,
+    isa: &dyn TargetIsa,
+    opts: &CompileOptions,
+) -> Result<String> {
     let ModuleInfo { desc, functions } = info;
     let abi = TargetAbi::new(isa);
     let env = TranslateEnv {
@@ -149,13 +158,18 @@ pub fn functions_as_clif(info: ModuleInfo<'_>, isa: &dyn TargetIsa, opts: &Compi
         offsets: desc.offsets(abi.pointer_bytes()),
         abi,
         bounds: opts.bounds,
+        elided_checks: Default::default(),
     };
     let mut builder_ctx = FunctionBuilderContext::new();
     let mut text = String::new();
     for (i, input) in functions.into_iter().enumerate() {
         let func = translate_function(&env, i as u32, input, &mut builder_ctx)?;
         let index = desc.num_imported_funcs as usize + i;
-        text.push_str(&format!("; function {index} `{}`\n{}\n", desc.func_names[index], func.display()));
+        text.push_str(&format!(
+            "; function {index} `{}`\n{}\n",
+            desc.func_names[index],
+            func.display()
+        ));
     }
     Ok(text)
 }

@@ -69,6 +69,8 @@ pub struct Stats {
     pub functions: usize,
     pub code_bytes: usize,
     pub trap_sites: usize,
+    /// Explicit bounds checks removed by `boundscheck-elision`.
+    pub elided_checks: usize,
 }
 
 /// Compiles one module to a relocatable object (bytes of an ELF file).
@@ -88,6 +90,7 @@ pub fn compile_module(
         functions: compiled.functions.len(),
         code_bytes: compiled.functions.iter().map(|f| f.bytes.len()).sum(),
         trap_sites: compiled.desc.trap_sites.len(),
+        elided_checks: compiled.elided_checks,
     };
     let object = emit::emit_module(isa, &compiled, &opts.namespace).map_err(|message| {
         CompileError::Codegen {
@@ -103,7 +106,8 @@ pub fn compile_module(
 
 /// The translated Cranelift IR of every function, as text.
 pub fn emit_clif(wasm: &[u8], opts: &CompileOptions) -> Result<String, CompileError> {
-    let info = module_info::ModuleInfo::parse(wasm, &opts.module_name).map_err(|e| e.in_module(&opts.module_name))?;
+    let info = module_info::ModuleInfo::parse(wasm, &opts.module_name)
+        .map_err(|e| e.in_module(&opts.module_name))?;
     let isa = opts.target.isa().map_err(|message| CompileError::Codegen {
         loc: Location::default(),
         message,

@@ -317,11 +317,12 @@ fn with_path(e: String, input: &Path, name: &str) -> String {
 
 fn print_stats(input: &Path, stats: &Stats, start: Instant) {
     eprintln!(
-        "{}: {} functions, {} bytes of code, {} trap sites, built in {:.3}s",
+        "{}: {} functions, {} bytes of code, {} trap sites, {} bounds checks elided, built in {:.3}s",
         input.display(),
         stats.functions,
         stats.code_bytes,
         stats.trap_sites,
+        stats.elided_checks,
         start.elapsed().as_secs_f64()
     );
 }

@@ -9,6 +9,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use boundscheck_elision::{CheckCache, Decision};
 
 use cranelift_codegen::ir::{
     self, condcodes::IntCC, types, AliasRegion, AliasRegionData, ExtFuncData, ExternalName,
@@ -32,6 +35,8 @@ pub(crate) struct FuncEnv<'a, 'e> {
     sigs: HashMap<u32, SigRef>,
     builtin_sigs: HashMap<Builtin, SigRef>,
     direct: HashMap<u32, ir::FuncRef>,
+    /// Explicit checks already emitted, for `boundscheck-elision`.
+    checks: CheckCache<Value, ir::Block>,
 }
 
 /// Flags for loads of `vmctx` fields and runtime structures: aligned and
@@ -87,6 +92,12 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
             sigs: HashMap::new(),
             builtin_sigs: HashMap::new(),
             direct: HashMap::new(),
+            checks: CheckCache::new(
+                env.desc
+                    .memories
+                    .first()
+                    .map_or(0, |m| m.limits.min.saturating_mul(65536)),
+            ),
         }
     }
 
@@ -194,7 +205,7 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         bytes: u32,
     ) -> (Value, i32) {
         let index = self.to_ptr(b, addr);
-        if self.env.bounds == BoundsMode::Explicit {
+        if self.env.bounds == BoundsMode::Explicit && self.needs_check(b, addr, offset, bytes) {
             // 64-bit arithmetic cannot overflow: addr < 2^32, offset < 2^32.
             let end = b
                 .ins()
@@ -208,6 +219,34 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         match i32::try_from(offset) {
             Ok(imm) => (ptr, imm),
             Err(_) => (b.ins().iadd_imm_s(ptr, offset as i64), 0),
+        }
+    }
+
+    /// Asks `boundscheck-elision` whether the explicit check of this access
+    /// is needed; counts the ones it removes.
+    fn needs_check(&mut self, b: &FunctionBuilder, addr: Value, offset: u64, bytes: u32) -> bool {
+        let Some(block) = b.current_block() else {
+            return true;
+        };
+        let constant = match b.func.dfg.value_def(addr) {
+            ir::ValueDef::Result(inst, _) => match b.func.dfg.insts[inst] {
+                ir::InstructionData::UnaryImm {
+                    opcode: ir::Opcode::Iconst,
+                    imm,
+                } if b.func.dfg.value_type(addr) == types::I32 => {
+                    Some(u64::from(imm.bits() as u32))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let end = offset + u64::from(bytes);
+        match self.checks.access(block, addr, constant, end) {
+            Decision::Check => true,
+            Decision::Elide(_) => {
+                self.env.elided_checks.fetch_add(1, Ordering::Relaxed);
+                false
+            }
         }
     }
 

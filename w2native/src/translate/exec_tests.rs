@@ -63,6 +63,7 @@ impl Jit {
             offsets,
             abi,
             bounds,
+            elided_checks: Default::default(),
         };
 
         // Compile every function; keep code and call relocations.

@@ -33,6 +33,8 @@ pub struct TranslateEnv<'a> {
     pub offsets: VMOffsets,
     pub abi: TargetAbi,
     pub bounds: BoundsMode,
+    /// Explicit bounds checks removed by `boundscheck-elision` (all functions).
+    pub elided_checks: std::sync::atomic::AtomicUsize,
 }
 
 /// Translates defined function `def_index` (index among defined functions),
