@@ -44,8 +44,9 @@ macro_rules! foreach_builtin {
             // 1 "caught" (the exception is then in `buffer`); `exn_throw` and
             // `exn_rethrow` never return; `exn_tag` is the identity of the
             // caller's tag `tag` (the exporter's for an imported tag);
-            // `exn_invoke_caught` ends an emscripten `invoke_*` that caught
-            // `buffer`: it returns if that was a longjmp, else rethrows.
+            // `exn_invoke_caught` classifies what an emscripten `invoke_*`
+            // caught in `buffer`: 0 a longjmp (swallowed), 1 another
+            // exception (compiled code passes it on).
             exn_try_call(vmctx: vmctx, callee_vmctx: pointer, callee: pointer, type_index: i32, values: pointer, buffer: pointer) -> i32;
             exn_throw(vmctx: vmctx, tag: i32, values: pointer) -> i32;
             exn_rethrow(vmctx: vmctx, buffer: pointer) -> i32;

@@ -236,11 +236,7 @@ const EMSCRIPTEN_LONGJMP: usize = usize::MAX;
 pub(crate) unsafe extern "C" fn exn_invoke_caught(vmctx: *mut VMContext, buffer: usize) -> i32 {
     // SAFETY: compiled code passes the buffer its try-call filled.
     let exn = unsafe { read_buffer(vmctx, buffer) };
-    if exn.tag == EMSCRIPTEN_LONGJMP {
-        return 0;
-    }
-    // SAFETY: not a longjmp: it goes on to the next handler.
-    unsafe { throw(exn) }
+    i32::from(exn.tag != EMSCRIPTEN_LONGJMP)
 }
 
 // ----- emscripten sjlj host functions -----
@@ -268,7 +264,8 @@ pub(crate) unsafe extern "C" fn emscripten_longjmp(vmctx: *mut VMContext, env: i
     // context is alive.
     unsafe {
         let f: unsafe extern "C" fn(*mut VMContext, i32, i32) = std::mem::transmute(set_threw.0);
-        f(set_threw.1, env, val);
+        // longjmp(env, 0) makes setjmp return 1.
+        f(set_threw.1, env, if val == 0 { 1 } else { val });
         throw(Exception {
             tag: EMSCRIPTEN_LONGJMP,
             payload: &[],

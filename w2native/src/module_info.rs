@@ -249,8 +249,41 @@ impl<'a> ModuleInfo<'a> {
         if desc.memories.len() > 1 {
             return Err(unsupported(0, "multiple memories are not supported"));
         }
+        add_invoke_types(&mut desc);
         desc.func_names = function_names(&desc, names);
         Ok(ModuleInfo { desc, functions })
+    }
+}
+
+/// Emscripten-style sjlj: a call to an `env.invoke_*` import becomes a
+/// try-call of a table element whose type is the import's minus the leading
+/// table index (see `w2native_sjlj::emscripten`). That type gets a type
+/// index here (appended if the module lacks it), so it has a canonical id
+/// and a trampoline like every other type.
+fn add_invoke_types(desc: &mut env::ModuleDesc) {
+    let mut wanted = Vec::new();
+    for imp in &desc.imports {
+        if let env::ImportKind::Func(t) = imp.kind {
+            let ty = &desc.types[t as usize];
+            if w2native_sjlj::emscripten::is_invoke(&imp.module, &imp.field)
+                && ty.params.first() == Some(&env::ValType::I32)
+            {
+                wanted.push(invoke_callee_type(ty));
+            }
+        }
+    }
+    for ty in wanted {
+        if !desc.types.contains(&ty) {
+            desc.types.push(ty);
+        }
+    }
+}
+
+/// The type of the function an `invoke_*` import of type `ty` calls.
+pub fn invoke_callee_type(ty: &env::FuncType) -> env::FuncType {
+    env::FuncType {
+        params: ty.params[1..].to_vec(),
+        results: ty.results.clone(),
     }
 }
 

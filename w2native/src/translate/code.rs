@@ -475,13 +475,15 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
             O::Call { function_index } => {
                 let ty = self.env.env.desc.func_type(function_index);
                 let args = self.popn(ty.params.len());
-                let results = match self.current_handler() {
-                    Some(id) => {
+                let invoke = self.call_invoke(function_index, &args);
+                let results = match (invoke, self.current_handler()) {
+                    (Some(results), _) => results,
+                    (None, Some(id)) => {
                         let type_index = self.env.env.desc.funcs[function_index as usize];
                         let (f, v) = self.env.callee(&mut self.b, function_index);
                         self.try_call(id, type_index, f, v, &args)
                     }
-                    None => self.env.call(&mut self.b, function_index, &args),
+                    (None, None) => self.env.call(&mut self.b, function_index, &args),
                 };
                 self.stack.extend(results);
             }

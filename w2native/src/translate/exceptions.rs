@@ -31,6 +31,7 @@ use w2native_sjlj::{layout, protocol};
 
 use super::{CodeTranslator, Frame, Kind};
 use crate::error::Result;
+use crate::module_info::invoke_callee_type;
 
 /// Per-function exception state.
 #[derive(Default)]
@@ -38,6 +39,8 @@ pub(super) struct ExnState {
     tries: Vec<TryData>,
     /// One slot for the params/results of every try-call, grown as needed.
     values: Option<StackSlot>,
+    /// The exception buffer of `invoke_*` calls.
+    invoke_buffer: Option<StackSlot>,
 }
 
 struct TryData {
@@ -194,6 +197,109 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
                     .load(t, trusted(), values, (i as u32 * layout::SLOT) as i32)
             })
             .collect()
+    }
+
+    /// A call to imported function `index` if it is an emscripten
+    /// `invoke_*`: `table[args[0]](args[1..])` as a try-call that swallows
+    /// an `emscripten_longjmp` (the callee's results are then zeros) and
+    /// passes any other exception on. `None` for any other function.
+    pub(super) fn call_invoke(&mut self, index: u32, args: &[Value]) -> Option<Vec<Value>> {
+        let desc = self.env.env.desc;
+        if index >= desc.num_imported_funcs {
+            return None;
+        }
+        let imp = desc
+            .imports
+            .iter()
+            .filter(|i| matches!(i.kind, w2native_environ::ImportKind::Func(_)))
+            .nth(index as usize)?;
+        if !w2native_sjlj::emscripten::is_invoke(&imp.module, &imp.field) {
+            return None;
+        }
+        let callee_ty = invoke_callee_type(desc.func_type(index));
+        let type_index = desc.types.iter().position(|t| *t == callee_ty)? as u32;
+        let (func_ptr, callee_vmctx) =
+            self.env
+                .indirect_callee(&mut self.b, type_index, 0, args[0]);
+
+        let results: Vec<ir::Type> = callee_ty
+            .results
+            .iter()
+            .map(|&t| self.env.val_type(t))
+            .collect();
+        let slot = self.values_slot((args.len() - 1).max(results.len()));
+        let ptr = self.env.ptr();
+        let values = self.b.ins().stack_addr(ptr, slot, 0);
+        for (i, &a) in args[1..].iter().enumerate() {
+            self.b
+                .ins()
+                .store(trusted(), a, values, (i as u32 * layout::SLOT) as i32);
+        }
+        let buffer_slot = match self.exn.invoke_buffer {
+            Some(s) => s,
+            None => {
+                let size = layout::buffer_size(self.exn_capacity());
+                let s = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    size,
+                    4,
+                ));
+                self.exn.invoke_buffer = Some(s);
+                s
+            }
+        };
+        let buffer = self.b.ins().stack_addr(ptr, buffer_slot, 0);
+        let ti = self.env.i32(&mut self.b, type_index);
+        let rc = self.env.builtin(
+            &mut self.b,
+            Builtin::exn_try_call,
+            &[callee_vmctx, func_ptr, ti, values, buffer],
+        );
+        let caught = self.b.create_block();
+        let returned = self.b.create_block();
+        let join = self.new_block(&results);
+        self.b.ins().brif(rc, caught, &[], returned, &[]);
+        self.b.seal_block(caught);
+        self.b.seal_block(returned);
+
+        self.b.switch_to_block(returned);
+        let vals: Vec<Value> = results
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                self.b
+                    .ins()
+                    .load(t, trusted(), values, (i as u32 * layout::SLOT) as i32)
+            })
+            .collect();
+        self.jump(join, &vals);
+
+        self.b.switch_to_block(caught);
+        let other = self
+            .env
+            .builtin(&mut self.b, Builtin::exn_invoke_caught, &[buffer]);
+        let longjmp = self.b.create_block();
+        let pass_on = self.b.create_block();
+        self.b.ins().brif(other, pass_on, &[], longjmp, &[]);
+        self.b.seal_block(longjmp);
+        self.b.seal_block(pass_on);
+        self.b.switch_to_block(pass_on);
+        let top = self.control.len().checked_sub(1);
+        self.propagate(top, buffer);
+        self.b.switch_to_block(longjmp);
+        let zeros: Vec<Value> = results
+            .iter()
+            .map(|&t| match t {
+                types::F32 => self.b.ins().f32const(0.0),
+                types::F64 => self.b.ins().f64const(0.0),
+                t => self.b.ins().iconst(t, 0),
+            })
+            .collect();
+        self.jump(join, &zeros);
+
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        Some(self.b.block_params(join).to_vec())
     }
 
     pub(super) fn op_try(&mut self, params: usize, results: &[ir::Type]) {
