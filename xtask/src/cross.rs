@@ -51,8 +51,9 @@ pub const CROSS: [Target; 2] = [AARCH64, RISCV64];
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 const DEBIAN_CARGO: &str = "/usr/bin/cargo";
 
-/// The crates built per target: the runtime linked into every executable.
-const PACKAGES: &[&str] = &["runtime-support"];
+/// The crates built per target: the runtime linked into every executable,
+/// and the driver that runs spec-testsuite commands (tests/spec_cross.rs).
+const PACKAGES: &[&str] = &["runtime-support", "w2native-spec-driver"];
 
 pub fn parse_target(name: &str) -> Result<Target, String> {
     let name = match name {
