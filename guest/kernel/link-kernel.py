@@ -132,7 +132,12 @@ def main():
     run(["clang-19", "--target=wasm32", "-O2", "-c", tables_c, "-o", tables_o])
 
     cmd = ["wasm-ld-19", "-o", a.out, "--no-entry", "--error-limit=0",
-           "-z", "stack-size=65536", "--max-memory=%d" % a.max_memory,
+           "-z", "stack-size=65536",
+           # Function pointers are table indices. Linux treats "pointers"
+           # below 4096 as offsets in places (kfree_rcu() stores the
+           # rcu_head offset where call_rcu() stores a function), so no
+           # function may have an index below 4096.
+           "--table-base=4096", "--max-memory=%d" % a.max_memory,
            "--export=__heap_base", "--export=__data_end",
            tables_o, "--whole-archive", archives[0], "--no-whole-archive", archives[1]]
     run(cmd, cwd=src)

@@ -7,6 +7,8 @@
 #include <linux/syscalls.h>
 #include <linux/sched.h>
 #include <linux/sched/task_stack.h>
+#include <linux/ptrace.h>
+#include <linux/mm.h>
 #include <asm/syscall.h>
 #include <asm/host_ops.h>
 #include <asm/wasm.h>
@@ -14,6 +16,34 @@
 long __wasm_sys_ni_syscall(const long *slots)
 {
 	return -ENOSYS;
+}
+
+/* mmap2: the offset counts 4096-byte units (PAGE_SIZE is 4096 here) */
+SYSCALL_DEFINE6(mmap2, unsigned long, addr, unsigned long, len,
+		unsigned long, prot, unsigned long, flags,
+		unsigned long, fd, unsigned long, pgoff)
+{
+	return ksys_mmap_pgoff(addr, len, prot, flags, fd, pgoff);
+}
+
+/*
+ * Signal frames live in the Runner (it calls the handler as a function and
+ * restores the mask through rt_sigprocmask), so there is nothing to return
+ * from.
+ */
+SYSCALL_DEFINE0(rt_sigreturn)
+{
+	return -ENOSYS;
+}
+
+long arch_ptrace(struct task_struct *child, long request,
+		 unsigned long addr, unsigned long data)
+{
+	return ptrace_request(child, request, addr, data);
+}
+
+void ptrace_disable(struct task_struct *child)
+{
 }
 
 #undef __SYSCALL

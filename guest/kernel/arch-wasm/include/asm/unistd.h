@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-#ifndef _ASM_WASM_UNISTD_H
-#define _ASM_WASM_UNISTD_H
+/*
+ * No include guard on purpose: the syscall table (kernel/syscalls.c)
+ * includes this file twice with different __SYSCALL() definitions.
+ */
+#define __ARCH_WANT_SYS_CLONE
 #include <uapi/asm/unistd.h>
+#ifndef NR_syscalls
 #define NR_syscalls __NR_syscalls
 #endif
