@@ -46,7 +46,7 @@ pub fn compile_functions(
         offsets: desc.offsets(abi.pointer_bytes()),
         abi,
         bounds: opts.bounds,
-        elided_checks: Default::default(),
+        elision: crate::translate::Elision::new(opts.elide_checks),
     };
 
     let results: Vec<Result<(CompiledFunction, Vec<TrapSite>)>> = functions
@@ -61,7 +61,7 @@ pub fn compile_functions(
             },
         )
         .collect();
-    let elided_checks = env.elided_checks.into_inner();
+    let elided_checks = env.elision.elided.into_inner();
 
     let mut compiled = Vec::with_capacity(results.len());
     for r in results {
@@ -158,7 +158,7 @@ pub fn functions_as_clif(
         offsets: desc.offsets(abi.pointer_bytes()),
         abi,
         bounds: opts.bounds,
-        elided_checks: Default::default(),
+        elision: crate::translate::Elision::new(opts.elide_checks),
     };
     let mut builder_ctx = FunctionBuilderContext::new();
     let mut text = String::new();

@@ -49,6 +49,8 @@ pub struct CompileOptions {
     pub module_name: String,
     /// Run Cranelift's IR verifier (slow; on in debug builds).
     pub verify: bool,
+    /// Let `boundscheck-elision` remove redundant explicit checks.
+    pub elide_checks: bool,
 }
 
 impl CompileOptions {
@@ -59,6 +61,7 @@ impl CompileOptions {
             namespace: namespace.to_string(),
             module_name: module_name.to_string(),
             verify: cfg!(debug_assertions),
+            elide_checks: true,
         }
     }
 }

@@ -34,6 +34,9 @@ struct CodegenArgs {
     /// Print function count, code size and compile time to stderr.
     #[arg(long)]
     stats: bool,
+    /// Keep every explicit bounds check (measures what elision saves).
+    #[arg(long)]
+    no_elision: bool,
     /// Run the Cranelift IR verifier on every function.
     #[arg(long)]
     verify: bool,
@@ -292,6 +295,7 @@ fn read_input(
         .unwrap_or_else(|| "module".into());
     let mut opts = CompileOptions::new(codegen.target, namespace, &name);
     opts.bounds = codegen.bounds.into();
+    opts.elide_checks = !codegen.no_elision;
     opts.verify = codegen.verify;
     Ok((wasm, opts))
 }

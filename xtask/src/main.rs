@@ -13,6 +13,7 @@
 //! Everything a fresh Debian bookworm machine lacks is installed here with
 //! apt-get; nothing relies on a package installed by hand.
 
+mod bench;
 mod cross;
 mod deps;
 
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Some("setup") => setup(),
         Some("test") => test(&args[1..]),
         Some("runtime") => cross::runtime_command(&args[1..]),
+        Some("bench") => bench::bench_command(&args[1..]),
         Some("guest") => guest().map(|_| ()),
         Some("run") => run(),
         _ => {

@@ -225,7 +225,7 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
     /// Asks `boundscheck-elision` whether the explicit check of this access
     /// is needed; counts the ones it removes.
     fn needs_check(&mut self, b: &FunctionBuilder, addr: Value, offset: u64, bytes: u32) -> bool {
-        let Some(block) = b.current_block() else {
+        let Some(block) = b.current_block().filter(|_| self.env.elision.enabled) else {
             return true;
         };
         let constant = match b.func.dfg.value_def(addr) {
@@ -244,7 +244,7 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         match self.checks.access(block, addr, constant, end) {
             Decision::Check => true,
             Decision::Elide(_) => {
-                self.env.elided_checks.fetch_add(1, Ordering::Relaxed);
+                self.env.elision.elided.fetch_add(1, Ordering::Relaxed);
                 false
             }
         }

@@ -63,7 +63,7 @@ impl Jit {
             offsets,
             abi,
             bounds,
-            elided_checks: Default::default(),
+            elision: Default::default(),
         };
 
         // Compile every function; keep code and call relocations.

@@ -33,8 +33,31 @@ pub struct TranslateEnv<'a> {
     pub offsets: VMOffsets,
     pub abi: TargetAbi,
     pub bounds: BoundsMode,
-    /// Explicit bounds checks removed by `boundscheck-elision` (all functions).
-    pub elided_checks: std::sync::atomic::AtomicUsize,
+    /// Explicit bounds checks removed by `boundscheck-elision`.
+    pub elision: Elision,
+}
+
+/// Whether `boundscheck-elision` runs, and how many checks it removed (all
+/// functions; the counter is shared by the parallel workers).
+#[derive(Debug)]
+pub struct Elision {
+    pub enabled: bool,
+    pub elided: std::sync::atomic::AtomicUsize,
+}
+
+impl Elision {
+    pub fn new(enabled: bool) -> Self {
+        Elision {
+            enabled,
+            elided: Default::default(),
+        }
+    }
+}
+
+impl Default for Elision {
+    fn default() -> Self {
+        Elision::new(true)
+    }
 }
 
 /// Translates defined function `def_index` (index among defined functions),

@@ -30,7 +30,7 @@ fn translate_for(
         offsets: info.desc.offsets(abi.pointer_bytes()),
         abi,
         bounds,
-        elided_checks: Default::default(),
+        elision: Default::default(),
     };
     let mut ctx = FunctionBuilderContext::new();
     let mut out = Vec::new();
@@ -458,7 +458,7 @@ fn builder_context_is_clean_after_an_error() {
         offsets: info.desc.offsets(abi.pointer_bytes()),
         abi,
         bounds: BoundsMode::Guard,
-        elided_checks: Default::default(),
+        elision: Default::default(),
     };
     let mut ctx = FunctionBuilderContext::new();
     let mut inputs = info.functions.into_iter();
