@@ -112,10 +112,20 @@ pub fn write_all(fd: i32, mut bytes: &[u8]) {
     }
 }
 
+/// Where the kernel log goes: stdout for a kernel alone (the log is the
+/// output), stderr when user programs run (stdout is their console).
+fn log_fd() -> i32 {
+    if super::runner().user.is_some() {
+        2
+    } else {
+        1
+    }
+}
+
 unsafe extern "C" fn print(_vmctx: *mut VMContext, str: i32, len: i32) {
     let bytes = kernel().read(str as u32, len.max(0) as usize);
     let _guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
-    write_all(1, &bytes);
+    write_all(log_fd(), &bytes);
 }
 
 unsafe extern "C" fn panic(_vmctx: *mut VMContext, msg: i32, len: i32) {

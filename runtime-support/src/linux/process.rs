@@ -259,6 +259,36 @@ fn initial_stack(base: u32, size: u32, exec: &Exec) -> Option<u32> {
     Some(sp)
 }
 
+/// What init's `/etc/init.d/rcS` would mount, done by the Runner for
+/// `-c CMD` (on init's thread, before the shell starts): /proc, /sys,
+/// /dev (devtmpfs) and /tmp. Failures are ignored, like `mount ... 2>/dev/null`.
+fn mount_basics() {
+    const NR_MOUNT: i32 = 40;
+    let k = kernel();
+    let scratch = sys(NR_MMAP2, &[0, 4096, 3, 0x22, -1, 0]);
+    if is_err(scratch) {
+        return;
+    }
+    for (source, target, fstype) in [
+        ("proc", "/proc", "proc"),
+        ("sysfs", "/sys", "sysfs"),
+        ("devtmpfs", "/dev", "devtmpfs"),
+        ("tmpfs", "/tmp", "tmpfs"),
+    ] {
+        let mut at = scratch as u32;
+        let mut put = |s: &str| {
+            let addr = at;
+            k.write(addr, s.as_bytes());
+            k.write(addr + s.len() as u32, &[0]);
+            at += s.len() as u32 + 1;
+            addr as i32
+        };
+        let (src, dst, ty) = (put(source), put(target), put(fstype));
+        sys(NR_MOUNT, &[src, dst, ty, 0, 0]);
+    }
+    sys(NR_MUNMAP, &[scratch, 4096]);
+}
+
 /// Whether this thread's task is init (pid 1).
 pub fn is_init() -> bool {
     sys(NR_GETPID, &[]) == 1
@@ -268,13 +298,10 @@ pub fn is_init() -> bool {
 /// argv is its path, its environment the kernel's usual one.
 pub fn first_exec(path: &str) -> Exec {
     let argv = match &super::runner().options.command {
-        // Mount /proc, /sys, /dev and /tmp first, as init's rcS would.
-        Some(cmd) => vec![
-            b"sh".to_vec(),
-            b"-c".to_vec(),
-            format!("[ -x /etc/init.d/rcS ] && /etc/init.d/rcS >/dev/null 2>&1\n{cmd}")
-                .into_bytes(),
-        ],
+        Some(cmd) => {
+            mount_basics();
+            vec![b"sh".to_vec(), b"-c".to_vec(), cmd.as_bytes().to_vec()]
+        }
         None => vec![path.as_bytes().to_vec()],
     };
     Exec {
