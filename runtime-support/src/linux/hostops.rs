@@ -66,7 +66,9 @@ fn entries() -> Vec<Entry> {
         ("cmdline", cmdline as *const u8, "ii", Some(I32)),
         ("initrd_size", initrd_size as *const u8, "", Some(I32)),
         ("initrd_copy", initrd_copy as *const u8, "i", None),
+        ("console_read", console_read as *const u8, "ii", Some(I32)),
         ("user_start", user_start as *const u8, "iii", Some(I32)),
+        ("user_clone", user_clone as *const u8, "iiii", Some(I32)),
     ]
 }
 
@@ -191,6 +193,11 @@ thread_local! {
     static THREAD_ID: Cell<i32> = const { Cell::new(0) };
     static EXITING: Cell<bool> = const { Cell::new(false) };
     static TLS: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A fresh thread id for a host thread about to be spawned.
+pub fn new_thread_id() -> i32 {
+    NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 /// This host thread's id (given out on first use).
@@ -391,9 +398,24 @@ unsafe extern "C" fn initrd_copy(_vmctx: *mut VMContext, dst: i32) {
     }
 }
 
+unsafe extern "C" fn console_read(_vmctx: *mut VMContext, buf: i32, size: i32) -> i32 {
+    super::console::read(buf as u32, size.max(0) as usize)
+}
+
 // ---------------------------------------------------------------------------
 // User tasks
 // ---------------------------------------------------------------------------
+
+/// First run of a task made by a user `clone`: run the child on this thread.
+unsafe extern "C" fn user_clone(
+    _vmctx: *mut VMContext,
+    _task: i32,
+    flags: i32,
+    stack: i32,
+    tls: i32,
+) -> i32 {
+    super::process::thread_main(flags as u32, stack as u32, tls as u32)
+}
 
 unsafe extern "C" fn user_start(_vmctx: *mut VMContext, task: i32, path: i32, len: i32) -> i32 {
     let path = kernel().read(path as u32, len.max(0) as usize);

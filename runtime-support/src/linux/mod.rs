@@ -23,6 +23,7 @@
 //! host pointers only through [`kernel::Kernel::mem`], which bounds-checks
 //! them against the committed memory.
 
+pub mod console;
 pub mod hostops;
 pub mod image;
 pub mod kernel;
@@ -121,6 +122,7 @@ pub(crate) fn fatal(msg: &str) -> ! {
 pub(crate) fn exit_process(status: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    console::restore();
     // SAFETY: _exit ends the process at once; other threads may be inside
     // kernel code, so no destructors or atexit handlers may run.
     unsafe { libc::_exit(status) }
@@ -227,6 +229,15 @@ fn boot(
         }
     };
     hostops::start_timer_thread();
+    let has_console_input = k
+        .instance()
+        .module()
+        .imports()
+        .iter()
+        .any(|i| i.module == "host" && i.field == "console_read");
+    if has_console_input && user.is_some() {
+        console::start();
+    }
     // This thread becomes the idle task; kernel_boot never returns.
     match crate::catch_traps(|| k.boot(mem_bytes as i32)) {
         Ok(()) => fatal("kernel_boot returned"),

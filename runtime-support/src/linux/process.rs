@@ -17,8 +17,13 @@
 //! `__w2n_signal` export, then restarts the call or turns `-ERESTART*` into
 //! `-EINTR` (guest ABI section 8).
 //!
-//! Not yet: `__vfork` and `__clone_thread` return `-ENOSYS`; a handler that
-//! leaves by `longjmp` needs the compiler's exception support.
+//! Threads: `__clone_thread` leaves (fn, arg) for the child and calls the
+//! kernel's `clone`; the kernel gives the child a host thread, which calls
+//! the host op `user_clone`, and [`thread_main`] runs
+//! `__w2n_thread_start(fn, arg, tls)` in a new instance on it.
+//!
+//! Not yet: `__vfork` returns `-ENOSYS`; a handler that leaves by `longjmp`
+//! passes through the Runner untested.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -31,6 +36,7 @@ use crate::instance::{Extern, Func, Global, Instance, Module, Table, Val};
 use crate::traphandlers::{raise_exit, TrapError};
 use crate::vm::VMContext;
 
+const NR_EXIT: i32 = 93;
 const NR_EXIT_GROUP: i32 = 94;
 const NR_KILL: i32 = 129;
 const NR_RT_SIGACTION: i32 = 134;
@@ -66,6 +72,7 @@ pub struct Exec {
 /// What a thread knows about the program it runs.
 struct Current {
     pid: i32,
+    memory_base: u32,
     stack_pointer: Global,
     signal: Option<Func>,
     /// Keeps the instance alive while its code runs.
@@ -122,9 +129,8 @@ pub fn run(first: Exec) -> i32 {
 
 /// Starts one program and runs it until it execs another (`Ok`) or ends.
 fn start(exec: &Exec) -> Result<(), String> {
-    let module = module()?;
+    module()?;
     let image = &super::runner().image;
-    let k = kernel();
     let pid = sys(NR_GETPID, &[]);
 
     let align = 1u32 << image.mem_p2align.min(16);
@@ -142,7 +148,37 @@ fn start(exec: &Exec) -> Result<(), String> {
     let sp =
         initial_stack(stack as u32, STACK_SIZE, exec).ok_or("arguments do not fit on the stack")?;
 
-    let memory = k.memory().ok_or("the kernel exports no memory")?;
+    let (instance, stack_pointer) = instantiate(memory_base, sp)?;
+    let entry = instance
+        .get_func("_start")
+        .ok_or("the program has no `_start` export")?;
+    set_current(pid, memory_base, &instance, stack_pointer);
+    let result = entry.call(&[Val::I32(sp as i32)]);
+    CURRENT.with(|c| c.borrow_mut().take());
+    match result {
+        Ok(_) => {
+            sys(NR_EXIT_GROUP, &[0]);
+            Ok(())
+        }
+        Err(e) => match pass_thread_exit(e) {
+            TrapError::Exit(_) if NEXT.with(|n| n.borrow().is_some()) => Ok(()),
+            e => {
+                write_all(2, format!("{}: trap: {e}\n", exec.path).as_bytes());
+                sys(NR_KILL, &[pid, SIGSEGV]);
+                sys(NR_EXIT_GROUP, &[128 + SIGSEGV]);
+                Ok(())
+            }
+        },
+    }
+}
+
+/// A new instance of the user module for a process whose data is at
+/// `memory_base`, with `__stack_pointer = sp`: the kernel's memory, its own
+/// table, its own globals. Returns it with its stack pointer global.
+fn instantiate(memory_base: u32, sp: u32) -> Result<(Instance, Global), String> {
+    let module = module()?;
+    let image = &super::runner().image;
+    let memory = kernel().memory().ok_or("the kernel exports no memory")?;
     let table_min = (TABLE_BASE + image.table_size) as u64;
     let mut stack_pointer = None;
     let mut resolve = |imp: &Import| -> Option<Extern> {
@@ -175,34 +211,19 @@ fn start(exec: &Exec) -> Result<(), String> {
     let instance = Instance::new_with_resolver(module, &mut resolve)
         .map_err(|e| format!("cannot start the program: {e}"))?;
     let stack_pointer = stack_pointer.ok_or("the program imports no __stack_pointer")?;
-    let entry = instance
-        .get_func("_start")
-        .ok_or("the program has no `_start` export")?;
+    Ok((instance, stack_pointer))
+}
+
+fn set_current(pid: i32, memory_base: u32, instance: &Instance, stack_pointer: Global) {
     CURRENT.with(|c| {
         *c.borrow_mut() = Some(Current {
             pid,
+            memory_base,
             stack_pointer,
             signal: instance.get_func("__w2n_signal"),
             instance: instance.clone(),
         })
     });
-    let result = entry.call(&[Val::I32(sp as i32)]);
-    CURRENT.with(|c| c.borrow_mut().take());
-    match result {
-        Ok(_) => {
-            sys(NR_EXIT_GROUP, &[0]);
-            Ok(())
-        }
-        Err(e) => match pass_thread_exit(e) {
-            TrapError::Exit(_) if NEXT.with(|n| n.borrow().is_some()) => Ok(()),
-            e => {
-                write_all(2, format!("{}: trap: {e}\n", exec.path).as_bytes());
-                sys(NR_KILL, &[pid, SIGSEGV]);
-                sys(NR_EXIT_GROUP, &[128 + SIGSEGV]);
-                Ok(())
-            }
-        },
-    }
 }
 
 /// Writes argc, argv, envp and auxv at the top of the stack area
@@ -301,6 +322,12 @@ pub fn first_exec(path: &str) -> Exec {
         Some(cmd) => {
             mount_basics();
             vec![b"sh".to_vec(), b"-c".to_vec(), cmd.as_bytes().to_vec()]
+        }
+        // Not a terminal (`./linux < script.sh`): the shell reads the
+        // script from the console and its status is the exit status.
+        None if !super::console::stdin_is_tty() => {
+            mount_basics();
+            vec![b"sh".to_vec()]
         }
         None => vec![path.as_bytes().to_vec()],
     };
@@ -509,20 +536,110 @@ fn deliver_signals(_vmctx: *mut VMContext) -> Option<u32> {
     }
 }
 
-unsafe extern "C" fn vfork(_vmctx: *mut VMContext, _mode: i32) -> i32 {
-    -ENOSYS
+/// What a new thread of a process needs, left by `__clone_thread` for the
+/// child's host thread (`user_clone`), keyed by the new stack (unique among
+/// the clones in flight).
+struct ThreadStart {
+    func: i32,
+    arg: i32,
+    memory_base: u32,
 }
 
+fn pending_threads() -> &'static std::sync::Mutex<std::collections::HashMap<u32, ThreadStart>> {
+    static P: OnceLock<std::sync::Mutex<std::collections::HashMap<u32, ThreadStart>>> =
+        OnceLock::new();
+    P.get_or_init(Default::default)
+}
+
+/// `__clone_thread(fn, stack, flags, arg, ptid, tls, ctid)`: the kernel
+/// makes the task and its host thread; that thread calls `user_clone`,
+/// which runs [`thread_main`].
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C" fn clone_thread(
     _vmctx: *mut VMContext,
-    _fn: i32,
-    _stack: i32,
-    _flags: i32,
-    _arg: i32,
-    _ptid: i32,
-    _tls: i32,
-    _ctid: i32,
+    func: i32,
+    stack: i32,
+    flags: i32,
+    arg: i32,
+    ptid: i32,
+    tls: i32,
+    ctid: i32,
 ) -> i32 {
+    const NR_CLONE: i32 = 220;
+    let Some(memory_base) = CURRENT.with(|c| c.borrow().as_ref().map(|c| c.memory_base)) else {
+        return -ENOSYS;
+    };
+    let lock = || pending_threads().lock().unwrap_or_else(|e| e.into_inner());
+    lock().insert(
+        stack as u32,
+        ThreadStart {
+            func,
+            arg,
+            memory_base,
+        },
+    );
+    // asm-generic argument order: flags, newsp, parent_tid, child_tid, tls.
+    let r = sys(NR_CLONE, &[flags, stack, ptid, ctid, tls]);
+    if r < 0 {
+        lock().remove(&(stack as u32));
+    }
+    r
+}
+
+/// Body of a clone child's host thread (`user_clone`): a thread of a
+/// process runs `__w2n_thread_start(fn, arg, tls)` in a new instance.
+/// Returns an exit status if it cannot (the kernel then ends the task).
+pub fn thread_main(flags: u32, stack: u32, tls: u32) -> i32 {
+    const CLONE_THREAD: u32 = 0x10000;
+    if flags & CLONE_THREAD == 0 {
+        write_all(
+            2,
+            b"w2native runner: fork-style clone children are not supported yet\n",
+        );
+        return 127;
+    }
+    let start = pending_threads()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&stack);
+    let Some(start) = start else {
+        write_all(2, b"w2native runner: clone child without a thread start\n");
+        return 127;
+    };
+    let (instance, stack_pointer) = match instantiate(start.memory_base, stack) {
+        Ok(i) => i,
+        Err(e) => {
+            write_all(2, format!("w2native runner: thread: {e}\n").as_bytes());
+            return 127;
+        }
+    };
+    let Some(entry) = instance.get_func("__w2n_thread_start") else {
+        return 127;
+    };
+    set_current(
+        sys(NR_GETPID, &[]),
+        start.memory_base,
+        &instance,
+        stack_pointer,
+    );
+    let result = entry.call(&[
+        Val::I32(start.func),
+        Val::I32(start.arg),
+        Val::I32(tls as i32),
+    ]);
+    CURRENT.with(|c| c.borrow_mut().take());
+    if let Err(e) = result {
+        if let TrapError::Trap { .. } = pass_thread_exit(e.clone()) {
+            write_all(2, format!("thread: trap: {e}\n").as_bytes());
+            let pid = sys(NR_GETPID, &[]);
+            sys(NR_KILL, &[pid, SIGSEGV]);
+        }
+    }
+    // The thread should have ended with `exit`; end it now.
+    sys(NR_EXIT, &[0]);
+    0
+}
+
+unsafe extern "C" fn vfork(_vmctx: *mut VMContext, _mode: i32) -> i32 {
     -ENOSYS
 }

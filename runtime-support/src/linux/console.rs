@@ -1,0 +1,93 @@
+//! The host side of the guest console: the executable's stdin feeds the
+//! kernel's console tty, whose output comes back through `print`.
+//!
+//! A reader thread blocks in `read(0)`, queues the bytes and raises
+//! interrupt 2; the kernel's handler drains the queue with the host op
+//! `console_read` into the tty layer, which does line editing, echo, job
+//! control and signals (Ctrl-C is just byte 3 here). When stdin is a
+//! terminal it is switched to non-canonical input without echo or signals
+//! (output processing stays on, so the kernel log's bare newlines still
+//! start a line), and restored when the process ends. At end of input the
+//! guest gets one Ctrl-D, i.e. end of file for a reader in canonical mode.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use super::kernel::kernel;
+
+static INPUT: Mutex<VecDeque<u8>> = Mutex::new(VecDeque::new());
+static SAVED: Mutex<Option<libc::termios>> = Mutex::new(None);
+
+/// Interrupt the kernel's console driver listens on.
+const CONSOLE_IRQ: i32 = 2;
+
+pub fn stdin_is_tty() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(0) == 1 }
+}
+
+/// Puts the terminal in raw input mode and starts the reader thread.
+pub fn start() {
+    if stdin_is_tty() {
+        // SAFETY: tcgetattr/tcsetattr on stdin with a termios we own.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) == 0 {
+                *SAVED.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+                t.c_lflag &= !(libc::ICANON | libc::ECHO | libc::ISIG | libc::IEXTEN);
+                t.c_iflag &= !(libc::IXON | libc::ICRNL | libc::INLCR | libc::ISTRIP);
+                t.c_cc[libc::VMIN] = 1;
+                t.c_cc[libc::VTIME] = 0;
+                libc::tcsetattr(0, libc::TCSANOW, &t);
+            }
+        }
+    }
+    let id = super::hostops::new_thread_id();
+    let ok = super::hostops::spawn("console".into(), id, || {
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: reading into a live buffer.
+            let n = unsafe { libc::read(0, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            let mut input = INPUT.lock().unwrap_or_else(|e| e.into_inner());
+            if n <= 0 {
+                input.push_back(4); // Ctrl-D: end of file
+                drop(input);
+                kernel().irq(CONSOLE_IRQ);
+                return;
+            }
+            input.extend(&buf[..n as usize]);
+            drop(input);
+            kernel().irq(CONSOLE_IRQ);
+        }
+    });
+    if !ok {
+        super::fatal("cannot start the console thread");
+    }
+}
+
+/// `console_read`: moves up to `size` queued bytes to kernel memory at
+/// `buf`; returns how many (0: none).
+pub fn read(buf: u32, size: usize) -> i32 {
+    let mut input = INPUT.lock().unwrap_or_else(|e| e.into_inner());
+    let n = input.len().min(size);
+    if n == 0 {
+        return 0;
+    }
+    let bytes: Vec<u8> = input.drain(..n).collect();
+    if kernel().write(buf, &bytes) {
+        n as i32
+    } else {
+        0
+    }
+}
+
+/// Gives the terminal back as it was (called on every way out).
+pub fn restore() {
+    if let Some(t) = SAVED.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        // SAFETY: restoring the attributes saved in `start`.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+    }
+}
