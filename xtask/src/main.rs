@@ -105,9 +105,12 @@ fn test(extra: &[String]) -> Result<(), String> {
     build_compiler()?;
     build_cross_runtimes()?;
     step("running all test suites");
+    // The cross spec suite (tests/spec_cross.rs) is opt-in for plain
+    // `cargo test`; here it runs for both cross targets.
     sh(cargo()
         .args(["test", "--workspace", "--release"])
-        .args(extra))
+        .args(extra)
+        .env("W2NATIVE_SPEC_CROSS", "all"))
 }
 
 /// Builds the guest modules; returns (kernel.wasm, busybox.wasm).
