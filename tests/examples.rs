@@ -85,12 +85,31 @@ fn check(source: &Path, target: Target, bounds: BoundsMode) -> Result<(), Failed
     opts.bounds = bounds;
     w2native::build_executable(&wasm, &opts, &exe)?;
 
+    // Threaded programs run `NAME.repeat` times (each with its timeout):
+    // a rare deadlock or lost wakeup must show up here.
+    let repeat: u32 = std::fs::read_to_string(golden("repeat"))
+        .map(|s| s.trim().parse().expect("repeat file holds a count"))
+        .unwrap_or(1);
+    for run in 1..=repeat {
+        run_once(&exe, source, target).map_err(|e| {
+            Failed::from(format!(
+                "run {run} of {repeat}: {}",
+                e.message().unwrap_or("")
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn run_once(exe: &Path, source: &Path, target: Target) -> Result<(), Failed> {
+    let stem = source.file_stem().unwrap().to_string_lossy().into_owned();
+    let golden = |ext: &str| source.with_extension(ext);
     let run_dir = tempfile::tempdir()?;
     let mut cmd = if target == Target::host() {
-        Command::new(&exe)
+        Command::new(exe)
     } else {
         let mut qemu = Command::new(target.qemu());
-        qemu.arg(&exe);
+        qemu.arg(exe);
         qemu
     };
     cmd.args(read_lines(&golden("args")))

@@ -12,7 +12,7 @@ use std::io::Write;
 
 use w2native_environ::VMModuleStatic;
 
-use crate::instance::{Imports, Instance, InstantiationError, Module};
+use crate::instance::{Instance, InstantiationError, Module};
 use crate::traphandlers::TrapError;
 use crate::wasi;
 
@@ -24,7 +24,7 @@ fn error(msg: impl std::fmt::Display) -> i32 {
     1
 }
 
-fn outcome(e: TrapError) -> i32 {
+pub(crate) fn outcome(e: TrapError) -> i32 {
     match e {
         TrapError::Exit(code) => code,
         TrapError::Trap { .. } => {
@@ -70,9 +70,10 @@ fn run(record: &'static VMModuleStatic) -> i32 {
         Ok(m) => m,
         Err(e) => return error(e),
     };
-    let mut imports = Imports::new();
-    wasi::add_to_imports(&mut imports);
-    crate::exceptions::add_to_imports(&mut imports, &module);
+    let imports = match crate::threads::command_imports(&module, None) {
+        Ok(i) => i,
+        Err(e) => return error(e),
+    };
     let instance = match Instance::new(&module, &imports) {
         Ok(i) => i,
         Err(InstantiationError::Trap(e)) => return outcome(e),

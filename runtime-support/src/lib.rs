@@ -20,6 +20,7 @@ pub mod instance;
 pub mod linux;
 pub mod memory;
 pub mod table;
+pub mod threads;
 pub mod traphandlers;
 pub mod vm;
 pub mod wasi;
