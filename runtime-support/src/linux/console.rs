@@ -26,8 +26,23 @@ pub fn stdin_is_tty() -> bool {
     unsafe { libc::isatty(0) == 1 }
 }
 
-/// Puts the terminal in raw input mode and starts the reader thread.
+/// Puts the terminal in raw input mode and starts the reader thread, once,
+/// when the first user program starts (the kernel must be up before any
+/// interrupt), and only if the kernel has a console input (`console_read`).
 pub fn start() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    let has_input = kernel()
+        .instance()
+        .module()
+        .imports()
+        .iter()
+        .any(|i| i.module == "host" && i.field == "console_read");
+    if has_input {
+        STARTED.call_once(start_reader);
+    }
+}
+
+fn start_reader() {
     if stdin_is_tty() {
         // SAFETY: tcgetattr/tcsetattr on stdin with a termios we own.
         unsafe {

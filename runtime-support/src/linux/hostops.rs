@@ -114,20 +114,31 @@ pub fn write_all(fd: i32, mut bytes: &[u8]) {
     }
 }
 
-/// Where the kernel log goes: stdout for a kernel alone (the log is the
-/// output), stderr when user programs run (stdout is their console).
-fn log_fd() -> i32 {
-    if super::runner().user.is_some() {
-        2
-    } else {
-        1
-    }
+/// Whether `print` output is still being dropped: with user programs and no
+/// `--cmdline` the kernel runs with `loglevel=3`, but what it prints before
+/// it has parsed its command line ignores that; the Runner drops output
+/// up to the `Kernel command line:` line, so stdout is the guest console.
+static EARLY_QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+fn quiet_boot() -> bool {
+    let runner = super::runner();
+    runner.user.is_some() && runner.options.cmdline.is_empty()
 }
 
 unsafe extern "C" fn print(_vmctx: *mut VMContext, str: i32, len: i32) {
     let bytes = kernel().read(str as u32, len.max(0) as usize);
     let _guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
-    write_all(log_fd(), &bytes);
+    if quiet_boot() && EARLY_QUIET.load(Ordering::Relaxed) {
+        const MARK: &[u8] = b"Kernel command line:";
+        if let Some(at) = bytes.windows(MARK.len()).position(|w| w == MARK) {
+            EARLY_QUIET.store(false, Ordering::Relaxed);
+            if let Some(nl) = bytes[at..].iter().position(|b| *b == b'\n') {
+                write_all(1, &bytes[at + nl + 1..]);
+            }
+        }
+        return;
+    }
+    write_all(1, &bytes);
 }
 
 unsafe extern "C" fn panic(_vmctx: *mut VMContext, msg: i32, len: i32) {
@@ -425,6 +436,7 @@ unsafe extern "C" fn user_start(_vmctx: *mut VMContext, task: i32, path: i32, le
         super::selftest::run(task, &path);
     }
     if runner.user.is_some() {
+        super::console::start();
         let status = super::process::run(super::process::first_exec(&path));
         if super::process::is_init() {
             super::exit_process(status)

@@ -229,15 +229,7 @@ fn boot(
         }
     };
     hostops::start_timer_thread();
-    let has_console_input = k
-        .instance()
-        .module()
-        .imports()
-        .iter()
-        .any(|i| i.module == "host" && i.field == "console_read");
-    if has_console_input && user.is_some() {
-        console::start();
-    }
+
     // This thread becomes the idle task; kernel_boot never returns.
     match crate::catch_traps(|| k.boot(mem_bytes as i32)) {
         Ok(()) => fatal("kernel_boot returned"),
