@@ -19,7 +19,8 @@ use w2native_tests::wast_runner::{run_wast, Report, RunOptions};
 const SKIPPED_FILES: &[(&str, &str)] = &[];
 
 /// The second set: our own `.wast` files under `tests/wast/<group>/`
-/// (legacy exception handling, which the testsuite crate no longer ships).
+/// (legacy exception handling, which the testsuite crate no longer ships;
+/// threads with wast `thread`/`wait` blocks).
 fn our_files() -> Vec<(String, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("wast");
     let mut files = Vec::new();

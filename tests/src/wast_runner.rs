@@ -72,31 +72,50 @@ pub fn run_wast(file: &str, src: &str, opts: RunOptions, dir: &Path) -> Report {
             return runner.report;
         }
     };
-    for directive in wast.directives {
-        let line = directive.span().linecol_in(src).0 + 1;
-        // A panic in the compiler is a failure of that assertion, not of the run.
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.directive(directive)));
-        match outcome {
-            Ok(Ok(Outcome::Pass)) => runner.report.passed += 1,
-            Ok(Ok(Outcome::Quiet)) => {}
-            Ok(Ok(Outcome::Skip(reason))) => {
-                runner.report.skipped += 1;
-                if !runner.report.skip_reasons.contains(&reason) {
-                    runner.report.skip_reasons.push(reason);
+    let mut directives = wast.directives;
+    // `thread` blocks run concurrently on their own OS threads (scoped: they
+    // borrow the script), `wait` joins one and adds up its counts.
+    std::thread::scope(|scope| {
+        let mut threads = HashMap::new();
+        for directive in directives.drain(..) {
+            match directive {
+                WastDirective::Thread(thread) => {
+                    let mut sub = runner.fork();
+                    if let Some(shared) = thread.shared_module {
+                        if let Some(inst) = runner.instances.get(shared.name()) {
+                            sub.instances
+                                .insert(shared.name().to_string(), inst.clone());
+                        }
+                    }
+                    let body = thread.directives;
+                    let handle = std::thread::Builder::new()
+                        .stack_size(16 << 20)
+                        .spawn_scoped(scope, move || {
+                            for d in body {
+                                sub.run(d, src);
+                            }
+                            sub.report
+                        })
+                        .expect("spawning a wast thread");
+                    threads.insert(thread.name.name().to_string(), handle);
                 }
-            }
-            Ok(Err(message)) => runner.fail(line, message),
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                runner.fail(line, format!("panic: {msg}"));
+                WastDirective::Wait { thread, span } => {
+                    let line = span.linecol_in(src).0 + 1;
+                    match threads.remove(thread.name()).map(|h| h.join()) {
+                        Some(Ok(report)) => runner.merge(report),
+                        Some(Err(_)) => runner.fail(line, "wast thread panicked".into()),
+                        None => runner.fail(line, format!("unknown thread `{}`", thread.name())),
+                    }
+                }
+                other => runner.run(other, src),
             }
         }
-    }
+        for (_, handle) in threads.drain() {
+            if let Ok(report) = handle.join() {
+                runner.merge(report);
+            }
+        }
+    });
     runner.report
 }
 
@@ -111,6 +130,59 @@ enum Outcome {
 type Step = Result<Outcome, String>;
 
 impl Runner<'_> {
+    /// A runner for a `thread` block: same file and options, fresh state.
+    fn fork(&self) -> Self {
+        Runner {
+            file: self.file,
+            opts: self.opts,
+            dir: self.dir,
+            imports: spectest_imports(),
+            instances: HashMap::new(),
+            current: None,
+            definitions: HashMap::new(),
+            report: Report::default(),
+        }
+    }
+
+    fn merge(&mut self, other: Report) {
+        self.report.passed += other.passed;
+        self.report.failed += other.failed;
+        self.report.skipped += other.skipped;
+        self.report.failures.extend(other.failures);
+        for r in other.skip_reasons {
+            if !self.report.skip_reasons.contains(&r) {
+                self.report.skip_reasons.push(r);
+            }
+        }
+    }
+
+    /// Runs one directive and counts its outcome.
+    fn run(&mut self, directive: WastDirective<'_>, src: &str) {
+        let line = directive.span().linecol_in(src).0 + 1;
+        // A panic in the compiler is a failure of that assertion, not of the run.
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.directive(directive)));
+        match outcome {
+            Ok(Ok(Outcome::Pass)) => self.report.passed += 1,
+            Ok(Ok(Outcome::Quiet)) => {}
+            Ok(Ok(Outcome::Skip(reason))) => {
+                self.report.skipped += 1;
+                if !self.report.skip_reasons.contains(&reason) {
+                    self.report.skip_reasons.push(reason);
+                }
+            }
+            Ok(Err(message)) => self.fail(line, message),
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                self.fail(line, format!("panic: {msg}"));
+            }
+        }
+    }
+
     fn fail(&mut self, line: usize, message: String) {
         self.report.failed += 1;
         self.report
@@ -220,9 +292,9 @@ impl Runner<'_> {
                 Err(e) => Err(format!("expected an exception, got {}", trap_text(&e))),
             },
             WastDirective::AssertSuspension { .. } => Ok(Outcome::Skip("stack switching".into())),
-            WastDirective::Thread(_) | WastDirective::Wait { .. } => Ok(Outcome::Skip(
-                "wast threads (run by the threads suite)".into(),
-            )),
+            WastDirective::Thread(_) | WastDirective::Wait { .. } => {
+                Err("`thread`/`wait` are handled by run_wast".into())
+            }
         }
     }
 
