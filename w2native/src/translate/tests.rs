@@ -420,15 +420,24 @@ fn invalid_body_names_function_and_offset() {
 }
 
 #[test]
-fn legacy_exceptions_are_unsupported_not_a_panic() {
-    let err = translate_with(
-        r#"(module (func try nop catch_all end))"#,
-        BoundsMode::Guard,
-    )
-    .unwrap_err();
+fn new_exceptions_are_unsupported_not_a_panic() {
+    let err = translate_with(r#"(module (func try_table end))"#, BoundsMode::Guard).unwrap_err();
     assert!(
-        matches!(&err, CompileError::Unsupported { loc, message } if loc.func.is_some() && message.contains("Try")),
+        matches!(&err, CompileError::Unsupported { loc, message } if loc.func.is_some() && message.contains("TryTable")),
         "{err}"
+    );
+}
+
+#[test]
+fn legacy_exceptions_translate() {
+    check(
+        r#"(module (tag $e (param i32)) (func $t (param i32) (throw $e (local.get 0)))
+             (func (param i32) (result i32)
+               try (result i32) (call $t (local.get 0)) (i32.const 0)
+               catch $e
+               catch_all (i32.const 1)
+               end
+               try (param i32) (result i32) (throw $e) delegate 0))"#,
     );
 }
 
@@ -447,7 +456,7 @@ fn context_is_reusable_and_deep_nesting_is_fine() {
 #[test]
 fn builder_context_is_clean_after_an_error() {
     let wasm = wat::parse_str(
-        "(module (func (result i32) i32.const 1 try nop catch_all end) (func (param i32) (result i32) local.get 0))",
+        "(module (func (result i32) i32.const 1 try_table end) (func (param i32) (result i32) local.get 0))",
     )
     .unwrap();
     let info = ModuleInfo::parse(&wasm, "test").unwrap();
