@@ -342,6 +342,43 @@ void Z_hostZ_initrd_copy(struct Z_host_instance_t *h, u32 dst)
 {
 }
 
+/* ---------- console input ---------- */
+static pthread_mutex_t input_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *input_data;
+static size_t input_len;
+
+u32 Z_hostZ_console_read(struct Z_host_instance_t *h, u32 buf, u32 size)
+{
+	u32 n;
+
+	pthread_mutex_lock(&input_lock);
+	n = input_len < size ? input_len : size;
+	memcpy(mem() + buf, input_data, n);
+	input_data += n;
+	input_len -= n;
+	pthread_mutex_unlock(&input_lock);
+	return n;
+}
+
+/* a "keyboard": types a line into the console after a delay */
+static void *typist_main(void *p)
+{
+	usleep(200 * 1000);
+	pthread_mutex_lock(&input_lock);
+	input_data = "typed line\n";
+	input_len = strlen(input_data);
+	pthread_mutex_unlock(&input_lock);
+	my_thread_id = new_thread_id();
+	Z_kernelZ_kernel_irq(&kinst, 2);
+	return NULL;
+}
+
+u32 Z_hostZ_user_clone(struct Z_host_instance_t *h, u32 task, u32 flags, u32 stack, u32 tls)
+{
+	printf("host: user_clone task=%#x flags=%#x (not used by this test)\n", task, flags);
+	return 0;
+}
+
 /* ---------- the init task: syscall checks ---------- */
 enum {
 	NR_ioctl = 29, NR_mkdirat = 34, NR_mount = 40, NR_openat = 56,
@@ -481,6 +518,26 @@ static void test_ping(void)
 	      !memcmp(mem() + gbuf + 8, "w2native", 8), "ret %d type %d", r, mem()[gbuf]);
 }
 
+static void test_console(void)
+{
+	pthread_t typist;
+	s32 fd, r;
+	u32 buf;
+
+	fd = sys(NR_openat, AT_FDCWD, str("/dev/console"), 2 /* O_RDWR */, 0, 0, 0);
+	check("console-open", fd >= 0, "fd %d", fd);
+	r = sys(NR_write, fd, str("console says hi\n"), 16, 0, 0, 0);
+	check("console-write", r == 16, "ret %d", r);
+	/* blocking read, woken by the console interrupt from another thread */
+	pthread_create(&typist, NULL, typist_main, NULL);
+	buf = put("", 64);
+	memset(mem() + buf, 0, 64);
+	r = sys(NR_read, fd, buf, 63, 0, 0, 0);
+	check("console-read", r == 11 && !memcmp(mem() + buf, "typed line\n", 11),
+	      "ret %d \"%.*s\"", r, r > 0 ? r - 1 : 0, (char *)mem() + buf);
+	pthread_join(typist, NULL);
+}
+
 u32 Z_hostZ_user_start(struct Z_host_instance_t *h, u32 task, u32 path, u32 len)
 {
 	printf("host: user_start task=%#x path=%.*s\n", task, (int)len, (char *)mem() + path);
@@ -494,6 +551,7 @@ u32 Z_hostZ_user_start(struct Z_host_instance_t *h, u32 task, u32 path, u32 len)
 	test_proc();
 	test_socketpair();
 	test_ping();
+	test_console();
 	printf("host: %d failure(s)\n", failures);
 	fflush(stdout);
 	_exit(failures ? 1 : 0);

@@ -50,7 +50,12 @@ __host(cmdline) int host_cmdline(char *buf, int size);
 __host(initrd_size) int host_initrd_size(void);
 __host(initrd_copy) void host_initrd_copy(void *dst);
 
+/* console input: non-blocking, returns bytes copied (0 = none) */
+__host(console_read) int host_console_read(char *buf, int size);
+
 /* user tasks (the Runner runs user code) */
 __host(user_start) int host_user_start(int task, const char *path, int path_len);
+__host(user_clone) int host_user_clone(int task, unsigned long flags,
+				       unsigned long stack, unsigned long tls);
 
 #endif

@@ -22,6 +22,9 @@ struct thread_struct {
 	unsigned int in_user;		/* task is executing user code on its host thread */
 	unsigned long user_sp;		/* shadow stack pointer while in user code */
 	char *exec_path;		/* program given to the Runner at execve */
+	unsigned long clone_flags;	/* user clone: what the Runner needs */
+	unsigned long clone_stack;
+	unsigned long clone_tls;
 	int pending_sig;		/* signal whose handler the Runner must run */
 	unsigned long pending_handler;
 	struct pt_regs regs;
