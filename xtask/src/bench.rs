@@ -12,7 +12,7 @@
 //! Options:
 //!   --runs N              repetitions per configuration (default 5)
 //!   --only a,b            run only these workloads
-//!   --callgrind           also count instructions (native vs w2native guard)
+//!   --callgrind           also count instructions (native and w2native modes; slow)
 //!   --install-wasmtime    `cargo install wasmtime-cli` (pinned) into the cache
 //!   --no-write            print only, leave docs/performance.md alone
 //!
@@ -335,8 +335,8 @@ struct WorkloadResult {
     compile: BTreeMap<String, Cost>,
     elided_checks: Option<u64>,
     wasm_bytes: u64,
-    /// Instructions: (native, w2native guard).
-    callgrind: Option<(u64, u64)>,
+    /// Instructions per configuration (native and w2native ones).
+    callgrind: Option<Vec<(String, u64)>>,
 }
 
 fn bench_one(
@@ -535,14 +535,16 @@ fn bench_one(
     }
 
     let callgrind = if opts.callgrind {
-        step(&format!("{}: callgrind (native, w2native guard)", w.name));
-        let native_count = instructions(&exes[0], w.args)?;
-        let guard_count = instructions(&exes[1], w.args)?;
-        eprintln!(
-            "    instructions: native {native_count}, w2native guard {guard_count} ({:.3}x)",
-            guard_count as f64 / native_count as f64
-        );
-        Some((native_count, guard_count))
+        step(&format!("{}: callgrind", w.name));
+        let mut counts = Vec::new();
+        for (c, cmd) in configs.iter().zip(&exes) {
+            if c.name == "native" || c.name.starts_with("w2native") {
+                let n = instructions(cmd, w.args)?;
+                eprintln!("    {:32} {n} instructions", c.name);
+                counts.push((c.name.clone(), n));
+            }
+        }
+        Some(counts)
     } else {
         None
     };
@@ -632,9 +634,10 @@ fn sqlite_amalgamation(work: &Path) -> Result<(), String> {
     let src = work.join("sqlite-src");
     let _ = std::fs::remove_dir_all(&src);
     std::fs::create_dir_all(&src).map_err(|e| e.to_string())?;
-    sh(Command::new("apt-get")
-        .args(["source", "-qq", "sqlite3"])
-        .current_dir(&src))?;
+    sh_in(
+        Command::new("apt-get").args(["source", "-qq", "sqlite3"]),
+        &src,
+    )?;
     let tree = std::fs::read_dir(&src)
         .map_err(|e| e.to_string())?
         .flatten()
@@ -643,13 +646,27 @@ fn sqlite_amalgamation(work: &Path) -> Result<(), String> {
         .ok_or("apt-get source sqlite3 gave no source tree")?;
     let build = src.join("build");
     std::fs::create_dir_all(&build).map_err(|e| e.to_string())?;
-    sh(nice(tree.join("configure")).current_dir(&build))?;
-    sh(nice("make").arg("sqlite3.c").current_dir(&build))?;
+    sh_in(&mut nice(tree.join("configure")), &build)?;
+    sh_in(nice("make").arg("sqlite3.c"), &build)?;
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     for f in ["sqlite3.c", "sqlite3.h"] {
         std::fs::copy(build.join(f), out.join(f)).map_err(|e| format!("{f}: {e}"))?;
     }
     Ok(())
+}
+
+/// `sh` in another directory than the workspace root.
+fn sh_in(cmd: &mut Command, dir: &Path) -> Result<(), String> {
+    let status = cmd
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed ({status})"))
+    }
 }
 
 fn wasmtime_cache() -> PathBuf {
@@ -798,16 +815,30 @@ impl Report {
             .iter()
             .filter(|r| r.callgrind.is_some())
             .collect();
-        if !counted.is_empty() {
-            let _ = write!(md, "\nInstruction counts (callgrind):\n\n| workload | native | w2native guard | ratio |\n| --- | ---: | ---: | ---: |\n");
+        if let Some(first) = counted.first().and_then(|r| r.callgrind.as_ref()) {
+            let _ = write!(
+                md,
+                "\nInstruction counts (callgrind), ratio to native:\n\n| workload |"
+            );
+            for (name, _) in first {
+                let _ = write!(md, " {name} |");
+            }
+            let _ = write!(md, "\n| --- |");
+            for _ in first {
+                let _ = write!(md, " ---: |");
+            }
+            md.push('\n');
             for r in counted {
-                let (n, g) = r.callgrind.expect("filtered");
-                let _ = writeln!(
-                    md,
-                    "| {} | {n} | {g} | {:.3}x |",
-                    r.name,
-                    g as f64 / n as f64
-                );
+                let counts = r.callgrind.as_ref().expect("filtered");
+                let _ = write!(md, "| {} |", r.name);
+                for (i, (_, n)) in counts.iter().enumerate() {
+                    if i == 0 {
+                        let _ = write!(md, " {n} |");
+                    } else {
+                        let _ = write!(md, " {:.3}x |", *n as f64 / counts[0].1 as f64);
+                    }
+                }
+                md.push('\n');
             }
         }
 
@@ -850,11 +881,17 @@ impl Report {
             if let Some(n) = r.elided_checks {
                 let _ = write!(js, ", \"elided_checks\": {n}");
             }
-            if let Some((n, g)) = r.callgrind {
-                let _ = write!(
-                    js,
-                    ", \"instructions\": {{\"native\": {n}, \"w2native guard\": {g}}}"
-                );
+            if let Some(counts) = &r.callgrind {
+                let _ = write!(js, ", \"instructions\": {{");
+                for (i, (name, n)) in counts.iter().enumerate() {
+                    let _ = write!(
+                        js,
+                        "{}{}: {n}",
+                        if i > 0 { ", " } else { "" },
+                        json_str(name)
+                    );
+                }
+                js.push('}');
             }
             js.push('}');
         }
