@@ -12,10 +12,9 @@
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
-use w2native::{link, BoundsMode, CompileOptions, Target};
-use w2native_tests::cprog;
+use w2native::{BoundsMode, CompileOptions, Target};
+use w2native_tests::{cprog, cross};
 
 fn main() {
     let args = Arguments::from_args();
@@ -70,13 +69,7 @@ fn normalize_offsets(s: &str) -> String {
 fn check(source: &Path, target: Target, bounds: BoundsMode) -> Result<(), Failed> {
     let stem = source.file_stem().unwrap().to_string_lossy().into_owned();
     let golden = |ext: &str| source.with_extension(ext);
-    let ready = link::readiness(target);
-    if let Err(e) = &ready.runtime {
-        return Err(format!("runtime library for {target} missing: {e}").into());
-    }
-    if let Err(e) = &ready.runner {
-        return Err(format!("cannot run {target} executables: {e}").into());
-    }
+    cross::runtime(target)?;
     let work = tempfile::tempdir()?;
     let wasm_path = cprog::build_wasm(source, &read_lines(&golden("cflags")), work.path())?;
     let wasm = std::fs::read(&wasm_path)?;
@@ -105,13 +98,7 @@ fn run_once(exe: &Path, source: &Path, target: Target) -> Result<(), Failed> {
     let stem = source.file_stem().unwrap().to_string_lossy().into_owned();
     let golden = |ext: &str| source.with_extension(ext);
     let run_dir = tempfile::tempdir()?;
-    let mut cmd = if target == Target::host() {
-        Command::new(exe)
-    } else {
-        let mut qemu = Command::new(target.qemu());
-        qemu.arg(exe);
-        qemu
-    };
+    let mut cmd = cross::command(target, exe);
     cmd.args(read_lines(&golden("args")))
         .current_dir(run_dir.path())
         .env("W2N_EXAMPLE", "42");

@@ -188,14 +188,7 @@ fn main() -> ExitCode {
 
 /// The spec driver library of `target`, or what to run to get it.
 fn driver_lib(target: Target) -> Result<PathBuf, String> {
-    let ready = link::readiness(target);
-    if let Err(e) = &ready.runner {
-        return Err(format!("cannot run {target} executables: {e}"));
-    }
-    if let Err(e) = &ready.linker {
-        return Err(e.clone());
-    }
-    let runtime = ready.runtime.map_err(|e| format!("runtime missing: {e}"))?;
+    let runtime = w2native_tests::cross::runtime(target)?;
     let driver = runtime.with_file_name(DRIVER_LIB);
     if driver.is_file() {
         Ok(driver)

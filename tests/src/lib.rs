@@ -3,6 +3,7 @@
 //! against them ([`wast_runner`]), and the Linux image helpers ([`linux`]).
 
 pub mod cprog;
+pub mod cross;
 pub mod linux;
 pub mod loader;
 pub mod wast_runner;
