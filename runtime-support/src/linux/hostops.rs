@@ -211,6 +211,28 @@ pub fn new_thread_id() -> i32 {
     NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Takes on another host thread's identity (its id for `thread_self` and
+/// its TLS values, e.g. the kernel's task key): a vfork parent's thread
+/// runs the child task this way. Returns this thread's own identity for
+/// [`set_identity`] to restore.
+pub fn take_identity(id: i32, tls: Vec<i32>) -> (i32, Vec<i32>) {
+    let own_id = current_thread_id();
+    THREAD_ID.with(|t| t.set(id));
+    let own_tls = TLS.with(|t| std::mem::replace(&mut *t.borrow_mut(), tls));
+    (own_id, own_tls)
+}
+
+/// Restores an identity saved by [`take_identity`].
+pub fn set_identity(id: i32, tls: Vec<i32>) {
+    THREAD_ID.with(|t| t.set(id));
+    TLS.with(|t| *t.borrow_mut() = tls);
+}
+
+/// This thread's TLS values (what another thread needs to act as it).
+pub fn tls_snapshot() -> Vec<i32> {
+    TLS.with(|t| t.borrow().clone())
+}
+
 /// This host thread's id (given out on first use).
 pub fn current_thread_id() -> i32 {
     THREAD_ID.with(|t| {

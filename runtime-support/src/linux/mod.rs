@@ -30,6 +30,7 @@ pub mod kernel;
 pub mod process;
 pub mod selftest;
 pub mod sync;
+pub mod vfork;
 
 use std::ffi::{c_char, CStr};
 use std::sync::OnceLock;

@@ -70,10 +70,12 @@ pub struct Exec {
 }
 
 /// What a thread knows about the program it runs.
-struct Current {
-    pid: i32,
-    memory_base: u32,
-    stack_pointer: Global,
+pub(crate) struct Current {
+    pub pid: i32,
+    pub memory_base: u32,
+    /// End of the main stack (guest addresses), 0 for a thread.
+    pub stack_end: u32,
+    pub stack_pointer: Global,
     signal: Option<Func>,
     /// Keeps the instance alive while its code runs.
     #[allow(dead_code)]
@@ -81,7 +83,7 @@ struct Current {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    pub(crate) static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
     /// Set by a successful `execve`: the program to start next.
     static NEXT: RefCell<Option<Exec>> = const { RefCell::new(None) };
 }
@@ -96,19 +98,19 @@ fn module() -> Result<&'static Module, String> {
         .map_err(Clone::clone)
 }
 
-fn sys(nr: i32, args: &[i32]) -> i32 {
+pub(crate) fn sys(nr: i32, args: &[i32]) -> i32 {
     let mut a = [0; 6];
     a[..args.len()].copy_from_slice(args);
     kernel().syscall(nr, a)
 }
 
-fn is_err(r: i32) -> bool {
+pub(crate) fn is_err(r: i32) -> bool {
     (-4095..0).contains(&r)
 }
 
 /// Runs the programs of the task on this thread, starting with `first`.
 /// Returns only if a program could not be started (the status to exit with).
-pub fn run(first: Exec) -> i32 {
+pub(crate) fn run(first: Exec) -> i32 {
     let mut exec = first;
     loop {
         match start(&exec) {
@@ -152,7 +154,13 @@ fn start(exec: &Exec) -> Result<(), String> {
     let entry = instance
         .get_func("_start")
         .ok_or("the program has no `_start` export")?;
-    set_current(pid, memory_base, &instance, stack_pointer);
+    set_current(
+        pid,
+        memory_base,
+        stack as u32 + STACK_SIZE,
+        &instance,
+        stack_pointer,
+    );
     let result = entry.call(&[Val::I32(sp as i32)]);
     CURRENT.with(|c| c.borrow_mut().take());
     match result {
@@ -214,11 +222,18 @@ fn instantiate(memory_base: u32, sp: u32) -> Result<(Instance, Global), String> 
     Ok((instance, stack_pointer))
 }
 
-fn set_current(pid: i32, memory_base: u32, instance: &Instance, stack_pointer: Global) {
+fn set_current(
+    pid: i32,
+    memory_base: u32,
+    stack_end: u32,
+    instance: &Instance,
+    stack_pointer: Global,
+) {
     CURRENT.with(|c| {
         *c.borrow_mut() = Some(Current {
             pid,
             memory_base,
+            stack_end,
             stack_pointer,
             signal: instance.get_func("__w2n_signal"),
             instance: instance.clone(),
@@ -420,6 +435,7 @@ unsafe extern "C" fn syscall(
     let args = [a1, a2, a3, a4, a5, a6];
     match nr {
         NR_EXECVE => return execve(a1 as u32, a2 as u32, a3 as u32),
+        NR_EXIT | NR_EXIT_GROUP if super::vfork::active() => super::vfork::child_exit(a1),
         NR_EXIT_GROUP if CURRENT.with(|c| c.borrow().as_ref().map(|c| c.pid)) == Some(1) => {
             // init ends: power off with its status instead of a kernel panic.
             super::exit_process(a1 & 0xff)
@@ -452,13 +468,15 @@ fn execve(path: u32, argv: u32, envp: u32) -> i32 {
     if r < 0 {
         return r;
     }
-    NEXT.with(|n| {
-        *n.borrow_mut() = Some(Exec {
-            path: String::from_utf8_lossy(&p).into_owned(),
-            argv: argv_v,
-            envp: envp_v,
-        })
-    });
+    let exec = Exec {
+        path: String::from_utf8_lossy(&p).into_owned(),
+        argv: argv_v,
+        envp: envp_v,
+    };
+    if super::vfork::active() {
+        super::vfork::child_exec(exec)
+    }
+    NEXT.with(|n| *n.borrow_mut() = Some(exec));
     // SAFETY: unwinds to the `catch_traps` of `_start`'s call in `start`;
     // the skipped frames are the old program's, which is abandoned.
     unsafe { raise_exit(0) }
@@ -592,11 +610,7 @@ unsafe extern "C" fn clone_thread(
 pub fn thread_main(flags: u32, stack: u32, tls: u32) -> i32 {
     const CLONE_THREAD: u32 = 0x10000;
     if flags & CLONE_THREAD == 0 {
-        write_all(
-            2,
-            b"w2native runner: fork-style clone children are not supported yet\n",
-        );
-        return 127;
+        return super::vfork::child_thread();
     }
     let start = pending_threads()
         .lock()
@@ -619,6 +633,7 @@ pub fn thread_main(flags: u32, stack: u32, tls: u32) -> i32 {
     set_current(
         sys(NR_GETPID, &[]),
         start.memory_base,
+        0,
         &instance,
         stack_pointer,
     );
@@ -640,6 +655,6 @@ pub fn thread_main(flags: u32, stack: u32, tls: u32) -> i32 {
     0
 }
 
-unsafe extern "C" fn vfork(_vmctx: *mut VMContext, _mode: i32) -> i32 {
-    -ENOSYS
+unsafe extern "C" fn vfork(_vmctx: *mut VMContext, mode: i32) -> i32 {
+    super::vfork::vfork(mode)
 }
