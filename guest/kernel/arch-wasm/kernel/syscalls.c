@@ -58,25 +58,39 @@ const syscall_fn_t wasm_sys_call_table[__NR_syscalls] = {
 #include <asm/unistd.h>
 };
 
+static bool must_restart(long ret)
+{
+	return ret == -ERESTARTSYS || ret == -ERESTARTNOINTR ||
+	       ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK;
+}
+
 static noinline long syscall_in_kernel(struct task_struct *me, long nr,
 				       long a0, long a1, long a2, long a3,
 				       long a4, long a5)
 {
 	long slots[6] = { a0, a1, a2, a3, a4, a5 };
-	struct pt_regs *regs;
-	long ret;
+	struct pt_regs *regs = task_pt_regs(me);
 
 	wasm_enter_as(me);
-	regs = task_pt_regs(me);
-	regs->syscall_nr = nr;
-	memcpy(regs->args, slots, sizeof(slots));
-	if (nr >= 0 && nr < __NR_syscalls)
-		ret = wasm_sys_call_table[nr](slots);
-	else
-		ret = -ENOSYS;
-	regs->ret = ret;
-	wasm_prepare_user(me);
-	return ret;
+	for (;;) {
+		regs->syscall_nr = nr;
+		memcpy(regs->args, slots, sizeof(slots));
+		if (nr >= 0 && nr < __NR_syscalls)
+			regs->ret = wasm_sys_call_table[nr](slots);
+		else
+			regs->ret = -ENOSYS;
+		wasm_prepare_user(me);
+		/*
+		 * Interrupted by a signal that needed no user handler (or was
+		 * handled in the kernel): restart transparently.
+		 */
+		if (!must_restart(regs->ret) || me->thread.pending_sig)
+			break;
+		if (regs->ret == -ERESTART_RESTARTBLOCK)
+			nr = __NR_restart_syscall;
+		me->thread.in_user = 0;
+	}
+	return regs->ret;
 }
 
 __attribute__((export_name("kernel_syscall")))
@@ -113,4 +127,26 @@ int kernel_get_signal(unsigned long *handler)
 		*handler = me->thread.pending_handler;
 	me->thread.pending_sig = 0;
 	return sig;
+}
+
+/*
+ * Path of the program the calling thread's task runs since its last
+ * execve() (after "#!" resolution: the interpreter). Copies at most size
+ * bytes to buf and returns the full length, or -ESRCH / 0.
+ */
+__attribute__((export_name("kernel_exec_path")))
+int kernel_exec_path(char *buf, int size)
+{
+	struct task_struct *me = (struct task_struct *)host_tls_get(wasm_task_key);
+	const char *p;
+	int len;
+
+	if (!me)
+		return -ESRCH;
+	p = me->thread.exec_path;
+	if (!p)
+		return 0;
+	len = strlen(p);
+	memcpy(buf, p, min(len, size));
+	return len;
 }

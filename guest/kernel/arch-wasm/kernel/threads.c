@@ -117,32 +117,41 @@ struct task_struct *__switch_to(struct task_struct *prev, struct task_struct *ne
 	return me->thread.prev_sched;
 }
 
-/* Runs on a new host thread created for a kernel-mode task. */
+/*
+ * Body of every host thread the kernel creates. Kernel threads run their
+ * function; it only returns after a successful execve() (kernel_init
+ * running /init), and then, like a user clone child, the task continues
+ * in user mode: the Runner runs its code on this thread (host.user_start
+ * for a new program, host.user_clone for a clone child).
+ */
 static noinline void thread_body(struct task_struct *t)
 {
-	const char *path;
-	int ret, len;
+	const char *path = "";
+	int ret = 0, len = 0;
+	bool cloned = !t->thread.fn;
 
 	schedule_tail(t->thread.prev_sched);
-	ret = t->thread.fn(t->thread.fn_arg);
-	/*
-	 * A kernel thread body only returns after a successful execve()
-	 * (kernel_init running /init): the task is now a user process and
-	 * this host thread runs its user code through the Runner.
-	 */
-	if (ret == 0 && current->mm) {
-		path = t->thread.exec_path ? t->thread.exec_path : "";
+	if (!cloned) {
+		ret = t->thread.fn(t->thread.fn_arg);
+		if (ret != 0 || !current->mm)
+			do_exit(ret << 8);
+		if (t->thread.exec_path)
+			path = t->thread.exec_path;
 		len = strlen(path);
-		wasm_prepare_user(t);
-		t->thread.user_sp = wasm_get_sp();
-		/* from here on only host calls until the CPU is ours again */
-		wasm_cpu_put();
-		ret = host_user_start((int)t, path, len);
-		wasm_cpu_get();
-		wasm_set_sp(t->thread.user_sp);
-		wasm_enter_as(t);
 	}
-	do_exit(ret << 8);
+	wasm_prepare_user(t);
+	t->thread.user_sp = wasm_get_sp();
+	/* from here on only host calls until the CPU is ours again */
+	wasm_cpu_put();
+	if (cloned)
+		ret = host_user_clone((int)t, t->thread.clone_flags,
+				      t->thread.clone_stack, t->thread.clone_tls);
+	else
+		ret = host_user_start((int)t, path, len);
+	wasm_cpu_get();
+	wasm_set_sp(t->thread.user_sp);
+	wasm_enter_as(t);
+	do_exit((ret & 0xff) << 8);
 }
 
 __attribute__((export_name("kernel_thread_start")))
@@ -172,9 +181,16 @@ int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
 		pr_err("wasm: copy_thread: no host semaphore\n");
 		return -ENOMEM;
 	}
-	if (args->fn) {
-		p->thread.fn = args->fn;
-		p->thread.fn_arg = args->fn_arg;
+	/*
+	 * Kernel threads and user clones alike get a host thread; a user
+	 * clone child enters user mode as soon as it first runs.
+	 */
+	p->thread.fn = args->fn;
+	p->thread.fn_arg = args->fn_arg;
+	p->thread.clone_flags = args->flags;
+	p->thread.clone_stack = args->stack;
+	p->thread.clone_tls = args->tls;
+	{
 		p->thread.host_thread = host_thread_create((int)p);
 		if (p->thread.host_thread <= 0) {
 			host_sem_free(p->thread.sched_sem);
@@ -182,9 +198,7 @@ int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
 			pr_err("wasm: copy_thread: no host thread\n");
 			return -EAGAIN;
 		}
-		return 0;
 	}
-	/* user clone: the Runner binds a host thread (kernel_task_bind) */
 	return 0;
 }
 
@@ -243,10 +257,31 @@ void wasm_prepare_user(struct task_struct *me)
 			continue;
 		}
 		if (flags & (_TIF_SIGPENDING | _TIF_NOTIFY_SIGNAL)) {
+			struct pt_regs *regs = task_pt_regs(me);
 			struct ksignal ksig;
 
 			if (get_signal(&ksig)) {
-				/* handler: the Runner fetches it with kernel_get_signal() */
+				/*
+				 * A user handler must run: the Runner fetches it
+				 * with kernel_get_signal(). An interrupted syscall
+				 * returns -EINTR, or -ERESTARTNOINTR (-513) when it
+				 * must be issued again after the handler.
+				 */
+				switch (regs->ret) {
+				case -ERESTART_RESTARTBLOCK:
+				case -ERESTARTNOHAND:
+					regs->ret = -EINTR;
+					break;
+				case -ERESTARTSYS:
+					if (!(ksig.ka.sa.sa_flags & SA_RESTART)) {
+						regs->ret = -EINTR;
+						break;
+					}
+					fallthrough;
+				case -ERESTARTNOINTR:
+					regs->ret = -ERESTARTNOINTR;
+					break;
+				}
 				me->thread.pending_sig = ksig.sig;
 				me->thread.pending_handler = (unsigned long)ksig.ka.sa.sa_handler;
 				signal_setup_done(0, &ksig, 0);
