@@ -23,6 +23,7 @@
 #include "kernel.h"
 
 static Z_kernel_instance_t kinst;
+static u64 boot_start_ns;
 static const char *cmdline = "";
 
 /* ---------- handles ---------- */
@@ -540,6 +541,8 @@ static void test_console(void)
 
 u32 Z_hostZ_user_start(struct Z_host_instance_t *h, u32 task, u32 path, u32 len)
 {
+	printf("host: boot to /init took %.1f ms\n",
+	       (now_ns(CLOCK_MONOTONIC) - boot_start_ns) / 1e6);
 	printf("host: user_start task=%#x path=%.*s\n", task, (int)len, (char *)mem() + path);
 	check("init-exec", len == 5 && !memcmp(mem() + path, "/init", 5), "%.*s", (int)len,
 	      (char *)mem() + path);
@@ -587,6 +590,7 @@ int main(int argc, char **argv)
 	Z_kernel_instantiate(&kinst, NULL);
 	pthread_create(&timer, NULL, timer_main, NULL);
 	alarm(60);
+	boot_start_ns = now_ns(CLOCK_MONOTONIC);
 	Z_kernelZ_kernel_boot(&kinst, mem_mb << 20);
 	fprintf(stderr, "host: kernel_boot returned\n");
 	return 4;
