@@ -57,12 +57,10 @@ fn run_tool(cmd: &mut Command) -> Result<(), String> {
 
 /// Runs `exe` in `cwd`, killing it after `timeout`.
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
-    let mut child = cmd
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+        .stderr(Stdio::piped());
+    let mut child = spawn_retrying_busy(&mut cmd)?;
     let start = Instant::now();
     loop {
         if child.try_wait().map_err(|e| e.to_string())?.is_some() {
@@ -74,5 +72,23 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, S
             return Err(format!("timed out after {}s", timeout.as_secs()));
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Spawns `cmd`, retrying on ETXTBSY: when another test thread forks while
+/// this one still holds the freshly linked executable open for writing, the
+/// forked child keeps that descriptor until it execs, and executing the file
+/// fails for that short moment.
+pub fn spawn_retrying_busy(cmd: &mut Command) -> Result<std::process::Child, String> {
+    let mut attempts = 0;
+    loop {
+        match cmd.spawn() {
+            Ok(child) => return Ok(child),
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempts < 50 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(format!("cannot start {:?}: {e}", cmd.get_program())),
+        }
     }
 }
