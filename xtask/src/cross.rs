@@ -82,11 +82,19 @@ pub fn packages(t: Target) -> Vec<String> {
     }
 }
 
+/// Cargo's target directory (honours `CARGO_TARGET_DIR`, as w2native's
+/// runtime lookup does: it searches next to its own executable).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 /// Where the built libraries of `t` are.
 pub fn output_dir(t: Target) -> PathBuf {
     match t.gnu_prefix {
-        None => root().join("target/release"),
-        Some(_) => root().join("target/cross").join(t.triple).join("release"),
+        None => target_dir().join("release"),
+        Some(_) => target_dir().join("cross").join(t.triple).join("release"),
     }
 }
 
@@ -181,7 +189,7 @@ fn cross_cargo(t: Target, prefix: &str) -> Command {
     cmd.env("RUSTC", DEBIAN_RUSTC)
         // build-std is unstable; Debian's stable toolchain allows it this way.
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_TARGET_DIR", root().join("target/cross"));
+        .env("CARGO_TARGET_DIR", target_dir().join("cross"));
     if let Some(home) = std::env::var_os("CARGO_HOME") {
         // Keep the registry cache of the host toolchain (no re-download).
         cmd.env("CARGO_HOME", home);
