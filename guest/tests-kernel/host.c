@@ -550,6 +550,16 @@ u32 Z_hostZ_user_start(struct Z_host_instance_t *h, u32 task, u32 path, u32 len)
 	scratch = sys(NR_mmap2, 0, 65536, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
 	check("mmap", scratch < 0xfffff000u, "addr %#x", scratch);
 	scratch_top = scratch;
+	{
+		u32 buf = put("", 256);
+		s32 n = (s32)Z_kernelZ_kernel_exec_args(&kinst, buf, 256);
+		u32 argc = 0;
+
+		if (n >= 12)
+			memcpy(&argc, mem() + buf, 4);
+		check("exec-args", n >= 12 && argc == 1 && !strcmp((char *)mem() + buf + 12, "/init"),
+		      "size %d argc %u argv0 %s", n, argc, n >= 12 ? (char *)mem() + buf + 12 : "-");
+	}
 	test_tmpfs();
 	test_proc();
 	test_socketpair();

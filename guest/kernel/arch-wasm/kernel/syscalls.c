@@ -9,6 +9,7 @@
 #include <linux/sched/task_stack.h>
 #include <linux/ptrace.h>
 #include <linux/mm.h>
+#include <asm/unaligned.h>
 #include <asm/syscall.h>
 #include <asm/host_ops.h>
 #include <asm/wasm.h>
@@ -149,4 +150,30 @@ int kernel_exec_path(char *buf, int size)
 	len = strlen(p);
 	memcpy(buf, p, min(len, size));
 	return len;
+}
+
+/*
+ * Arguments of the last execve() of the calling thread's task: u32 argc,
+ * u32 envc, u32 len, then len bytes of NUL-terminated strings (argv then
+ * envp). Copies at most size bytes; returns the full size, 0 if none,
+ * -ESRCH if the thread carries no task.
+ */
+__attribute__((export_name("kernel_exec_args")))
+int kernel_exec_args(char *buf, int size)
+{
+	struct task_struct *me = (struct task_struct *)host_tls_get(wasm_task_key);
+	const char *p;
+	u32 len;
+	int total;
+
+	if (!me)
+		return -ESRCH;
+	p = me->thread.exec_path;
+	if (!p)
+		return 0;
+	p += strlen(p) + 1;
+	len = get_unaligned((const u32 *)(p + 8));
+	total = 12 + len;
+	memcpy(buf, p, min(total, size));
+	return total;
 }
