@@ -20,9 +20,12 @@
 //!    memory can only grow (wasm has no shrinking operation, shared memories
 //!    included), so a range that was in bounds stays in bounds.
 //!
-//! Scoping to one basic block is deliberately conservative: a dominator-tree
-//! walk over the finished IR would elide across blocks, and induction
-//! variables with known bounds are not analysed (yet).
+//! 3. **Dominating check** ([`dominated`]): over a whole function, a check
+//!    is redundant when another check of the same base with an equal or
+//!    larger end dominates it (runs first on every path to it). Same
+//!    argument as rule 2, across blocks; the caller supplies dominance.
+//!
+//! Induction variables with known bounds are not analysed (yet).
 //!
 //! If you need guard pages or a full range analysis, see wasmtime's
 //! `cranelift-wasm` heap code instead.
@@ -121,6 +124,48 @@ impl<Base: Copy + Eq + Hash, Scope: Copy + Eq> CheckCache<Base, Scope> {
     }
 }
 
+/// One explicit check of a function, for [`dominated`].
+#[derive(Clone, Copy, Debug)]
+pub struct Site<Base> {
+    pub base: Base,
+    /// `offset + size` past the base.
+    pub end: u64,
+}
+
+/// Largest group of same-base checks compared pairwise (the rest are kept).
+const MAX_GROUP: usize = 512;
+
+/// Rule 3: the indices of `sites` whose check is redundant because another
+/// site with the same base and an equal or larger end dominates it.
+/// `dominates(i, j)` must be true only when site `i`'s check runs before
+/// site `j`'s on every path to `j`. A redundant site may itself justify
+/// others: dominance is transitive and its own dominator's end is larger.
+pub fn dominated<Base: Copy + Eq + Hash>(
+    sites: &[Site<Base>],
+    mut dominates: impl FnMut(usize, usize) -> bool,
+) -> Vec<usize> {
+    let mut groups: HashMap<Base, Vec<usize>> = HashMap::new();
+    for (i, s) in sites.iter().enumerate() {
+        let group = groups.entry(s.base).or_default();
+        if group.len() < MAX_GROUP {
+            group.push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for group in groups.values().filter(|g| g.len() > 1) {
+        for &j in group {
+            if group
+                .iter()
+                .any(|&i| i != j && sites[i].end >= sites[j].end && dominates(i, j))
+            {
+                out.push(j);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +209,19 @@ mod tests {
         // Other base: checked.
         assert_eq!(c.access(0, 8, None, 1), Decision::Check);
         assert_eq!((c.elided(), c.kept()), (3, 3));
+    }
+
+    #[test]
+    fn dominating_check_covers() {
+        let site = |base, end| Site { base, end };
+        // 0 dominates 1 and 2; 1 does not dominate 3.
+        let sites = [site(1, 8), site(1, 4), site(1, 12), site(1, 2), site(2, 1)];
+        let dom = |i: usize, j: usize| matches!((i, j), (0, 1) | (0, 2) | (0, 3) | (1, 2));
+        // 1 (end 4) is covered by 0 (end 8); 2 (end 12) is not covered by
+        // anyone dominating it; 3 (end 2) is covered by 0.
+        assert_eq!(dominated(&sites, dom), vec![1, 3]);
+        // Without dominance nothing goes.
+        assert!(dominated(&sites, |_, _| false).is_empty());
     }
 
     #[test]

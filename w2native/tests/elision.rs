@@ -51,9 +51,20 @@ fn same_base_covered() {
 }
 
 #[test]
-fn other_block_not_covered() {
+fn dominating_block_covers() {
+    // Rule 3: the check before the `if` dominates the one inside it.
     check(
         "(drop (i32.load offset=8 (local.get $p))) (if (result i32) (local.get $c) (then (i32.load (local.get $p))) (else (i32.const 0)))",
+        1,
+    );
+    // A larger end inside the `if` is checked.
+    check(
+        "(drop (i32.load (local.get $p))) (if (result i32) (local.get $c) (then (i32.load offset=8 (local.get $p))) (else (i32.const 0)))",
+        0,
+    );
+    // A check in one arm does not dominate the code after the `if`.
+    check(
+        "(if (local.get $c) (then (drop (i32.load offset=8 (local.get $p))))) (i32.load (local.get $p))",
         0,
     );
 }

@@ -61,3 +61,30 @@
 (assert_trap (invoke "redefined" (i32.const 65532)) "out of bounds memory access")
 (assert_return (invoke "around_grow" (i32.const 65524)) (i32.const 0))
 (assert_trap (invoke "around_grow" (i32.const 65528)) "out of bounds memory access")
+
+;; Rule 3: a check dominating another block covers it; a check in one arm
+;; of an `if` covers nothing after the `if`.
+(module
+  (memory 1)
+  (func (export "dominating") (param $p i32) (param $c i32) (result i32)
+    (drop (i32.load offset=8 (local.get $p)))
+    (if (local.get $c) (then (return (i32.load (local.get $p)))))
+    (i32.load offset=4 (local.get $p)))
+  (func (export "sibling") (param $p i32) (param $c i32) (result i32)
+    (if (local.get $c) (then (drop (i32.load offset=8 (local.get $p)))))
+    (i32.load offset=4 (local.get $p)))
+  (func (export "loop") (param $p i32) (param $n i32) (result i32)
+    (local $s i32)
+    (drop (i32.load (local.get $p)))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load offset=4 (local.get $p))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $s))
+)
+(assert_return (invoke "dominating" (i32.const 65524) (i32.const 1)) (i32.const 0))
+(assert_return (invoke "dominating" (i32.const 65524) (i32.const 0)) (i32.const 0))
+(assert_trap (invoke "dominating" (i32.const 65525) (i32.const 1)) "out of bounds memory access")
+(assert_return (invoke "sibling" (i32.const 65524) (i32.const 1)) (i32.const 0))
+(assert_trap (invoke "sibling" (i32.const 65532) (i32.const 0)) "out of bounds memory access")
+(assert_return (invoke "loop" (i32.const 65528) (i32.const 3)) (i32.const 0))
+(assert_trap (invoke "loop" (i32.const 65532) (i32.const 3)) "out of bounds memory access")

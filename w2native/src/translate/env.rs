@@ -568,3 +568,87 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         self.env.abi.ir_type(t)
     }
 }
+
+/// Rule 3 of `boundscheck-elision` over a finished function: removes the
+/// explicit checks (the `trapnz` emitted by `heap_addr`) that a check of the
+/// same address with an equal or larger end dominates. The dead compare and
+/// length load go with them. Returns how many checks were removed.
+pub(crate) fn elide_dominated_checks(func: &mut ir::Function) -> usize {
+    use boundscheck_elision::{dominated, Site};
+    use cranelift_codegen::{dominator_tree::DominatorTree, flowgraph::ControlFlowGraph};
+
+    let mut sites = Vec::new();
+    let mut traps = Vec::new();
+    for block in func.layout.blocks() {
+        for inst in func.layout.block_insts(block) {
+            if let ir::InstructionData::CondTrap {
+                opcode: ir::Opcode::Trapnz,
+                arg,
+                code,
+            } = func.dfg.insts[inst]
+            {
+                if code == trap_code(Trap::MemoryOutOfBounds) {
+                    if let Some((base, end)) = explicit_check(func, arg) {
+                        sites.push(Site { base, end });
+                        traps.push(inst);
+                    }
+                }
+            }
+        }
+    }
+    if sites.len() < 2 {
+        return 0;
+    }
+    let cfg = ControlFlowGraph::with_function(func);
+    let domtree = DominatorTree::with_function(func, &cfg);
+    let redundant = dominated(&sites, |i, j| {
+        domtree.dominates(traps[i], traps[j], &func.layout)
+    });
+    // Only the trap goes: the compare and the sum are pure and now unused,
+    // so Cranelift's optimizer drops them.
+    for &j in &redundant {
+        func.layout.remove_inst(traps[j]);
+    }
+    redundant.len()
+}
+
+/// Recognizes `heap_addr`'s check `icmp ugt (iadd (uextend addr) K), len`:
+/// `(addr, K)`.
+fn explicit_check(func: &ir::Function, cond: Value) -> Option<(Value, u64)> {
+    use ir::{InstructionData as I, Opcode};
+    let dfg = &func.dfg;
+    let cmp = dfg.value_def(cond).inst()?;
+    let I::IntCompare {
+        opcode: Opcode::Icmp,
+        args: [sum, length],
+        cond: IntCC::UnsignedGreaterThan,
+    } = dfg.insts[cmp]
+    else {
+        return None;
+    };
+    if dfg.value_def(length).inst().map(|i| dfg.insts[i].opcode()) != Some(Opcode::Load) {
+        return None;
+    }
+    let I::Binary {
+        opcode: Opcode::Iadd,
+        args: [index, k],
+    } = dfg.insts[dfg.value_def(sum).inst()?]
+    else {
+        return None;
+    };
+    let I::UnaryImm {
+        opcode: Opcode::Iconst,
+        imm,
+    } = dfg.insts[dfg.value_def(k).inst()?]
+    else {
+        return None;
+    };
+    let base = match dfg.value_def(index).inst().map(|i| dfg.insts[i]) {
+        Some(I::Unary {
+            opcode: Opcode::Uextend,
+            arg,
+        }) => arg,
+        _ => index,
+    };
+    Some((base, imm.bits() as u64))
+}

@@ -174,5 +174,11 @@ fn translate(
         page_size_align_log2: 12,
     };
     t.b.finalize(frontend);
+    if env.bounds == BoundsMode::Explicit && env.elision.enabled {
+        let n = env::elide_dominated_checks(&mut func);
+        env.elision
+            .elided
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
     Ok(func)
 }
