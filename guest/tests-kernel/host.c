@@ -389,7 +389,7 @@ enum {
 	NR_ioctl = 29, NR_mkdirat = 34, NR_mount = 40, NR_openat = 56,
 	NR_close = 57, NR_read = 63, NR_write = 64, NR_exit_group = 94,
 	NR_uname = 160, NR_getpid = 172, NR_socket = 198, NR_socketpair = 199,
-	NR_sendto = 206, NR_clone = 220, NR_waitid = 95, NR_recvfrom = 207, NR_mmap2 = 222,
+	NR_sendto = 206, NR_clone = 220, NR_waitid = 95, NR_rt_sigaction = 134, NR_recvfrom = 207, NR_mmap2 = 222,
 };
 #define AT_FDCWD (-100)
 
@@ -561,6 +561,31 @@ static void test_clone(void)
 	      r, code, st, child_pid_seen);
 }
 
+/* SIGCHLD must interrupt a blocking read (the shell prompt bug of WasmLinux) */
+static void test_sigchld_interrupts_read(void)
+{
+	u32 act = put("", 16), handler = put("\0\0\0\0", 4), buf = put("", 16);
+	u32 info = put("", 128);
+	s32 fd, pid, r, sig;
+	u32 h = 0;
+
+	memset(mem() + act, 0, 16);
+	h = 12345; /* a user-module function index, opaque to the kernel */
+	memcpy(mem() + act, &h, 4);
+	r = sys(NR_rt_sigaction, 17 /* SIGCHLD */, act, 0, 8, 0, 0);
+	check("sigaction", r == 0, "ret %d", r);
+	fd = sys(NR_openat, AT_FDCWD, str("/dev/console"), 2, 0, 0, 0);
+	pid = sys(NR_clone, 0x100 | 17, 0, 0, 0, 0, 0);
+	/* blocks: nobody types; the child's exit must end it */
+	r = sys(NR_read, fd, buf, 16, 0, 0, 0);
+	sig = (s32)Z_kernelZ_kernel_get_signal(&kinst, handler);
+	memcpy(&h, mem() + handler, 4);
+	check("sigchld-interrupts-read", r == -4 /* EINTR */ && sig == 17 && h == 12345,
+	      "read %d, signal %d, handler %u", r, sig, h);
+	r = sys(NR_waitid, 1, pid, info, 4, 0, 0);
+	check("reap", r == 0, "ret %d", r);
+}
+
 u32 Z_hostZ_user_start(struct Z_host_instance_t *h, u32 task, u32 path, u32 len)
 {
 	printf("host: boot to /init took %.1f ms\n",
@@ -588,6 +613,7 @@ u32 Z_hostZ_user_start(struct Z_host_instance_t *h, u32 task, u32 path, u32 len)
 	test_ping();
 	test_console();
 	test_clone();
+	test_sigchld_interrupts_read();
 	printf("host: %d failure(s)\n", failures);
 	fflush(stdout);
 	_exit(failures ? 1 : 0);
