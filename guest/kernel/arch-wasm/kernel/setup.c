@@ -14,6 +14,7 @@
 #include <linux/reboot.h>
 #include <linux/pm.h>
 #include <linux/console.h>
+#include <linux/cpu.h>
 #include <asm/host_ops.h>
 #include <asm/wasm.h>
 #include <asm/setup.h>
@@ -141,3 +142,12 @@ void machine_power_off(void)
 {
 	host_halt(2, 0);
 }
+
+/* the one CPU as a device (sysfs /sys/devices/system/cpu/cpu0, topology) */
+static struct cpu wasm_cpu;
+
+static int __init wasm_topology_init(void)
+{
+	return register_cpu(&wasm_cpu, 0);
+}
+subsys_initcall(wasm_topology_init);
