@@ -1,1 +1,1 @@
-ls /
+ls -1 --color=never /

@@ -78,8 +78,7 @@ pub(crate) struct Current {
     pub stack_pointer: Global,
     signal: Option<Func>,
     /// Keeps the instance alive while its code runs.
-    #[allow(dead_code)]
-    instance: Instance,
+    pub instance: Instance,
 }
 
 thread_local! {
@@ -172,6 +171,10 @@ fn start(exec: &Exec) -> Result<(), String> {
             TrapError::Exit(_) if NEXT.with(|n| n.borrow().is_some()) => Ok(()),
             e => {
                 write_all(2, format!("{}: trap: {e}\n", exec.path).as_bytes());
+                if pid == 1 {
+                    // init cannot be killed: power off with its status.
+                    super::exit_process(128 + SIGSEGV)
+                }
                 sys(NR_KILL, &[pid, SIGSEGV]);
                 sys(NR_EXIT_GROUP, &[128 + SIGSEGV]);
                 Ok(())
@@ -222,7 +225,7 @@ fn instantiate(memory_base: u32, sp: u32) -> Result<(Instance, Global), String> 
     Ok((instance, stack_pointer))
 }
 
-fn set_current(
+pub(crate) fn set_current(
     pid: i32,
     memory_base: u32,
     stack_end: u32,
@@ -435,7 +438,8 @@ unsafe extern "C" fn syscall(
     let args = [a1, a2, a3, a4, a5, a6];
     match nr {
         NR_EXECVE => return execve(a1 as u32, a2 as u32, a3 as u32),
-        NR_EXIT | NR_EXIT_GROUP if super::vfork::active() => super::vfork::child_exit(a1),
+        NR_MUNMAP if super::vfork::fork_child_active() => return 0,
+        NR_EXIT | NR_EXIT_GROUP if super::vfork::child_active() => super::vfork::child_exit(a1),
         NR_EXIT_GROUP if CURRENT.with(|c| c.borrow().as_ref().map(|c| c.pid)) == Some(1) => {
             // init ends: power off with its status instead of a kernel panic.
             super::exit_process(a1 & 0xff)
@@ -464,17 +468,18 @@ fn execve(path: u32, argv: u32, envp: u32) -> i32 {
     else {
         return -EFAULT;
     };
-    let r = sys(NR_EXECVE, &[path as i32, argv as i32, envp as i32]);
-    if r < 0 {
-        return r;
-    }
     let exec = Exec {
         path: String::from_utf8_lossy(&p).into_owned(),
         argv: argv_v,
         envp: envp_v,
     };
-    if super::vfork::active() {
-        super::vfork::child_exec(exec)
+    if super::vfork::child_active() {
+        // The vfork child leaves its parent's stack first (vfork.rs).
+        super::vfork::child_exec(exec, [path as i32, argv as i32, envp as i32])
+    }
+    let r = sys(NR_EXECVE, &[path as i32, argv as i32, envp as i32]);
+    if r < 0 {
+        return r;
     }
     NEXT.with(|n| *n.borrow_mut() = Some(exec));
     // SAFETY: unwinds to the `catch_traps` of `_start`'s call in `start`;

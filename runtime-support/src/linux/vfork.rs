@@ -1,162 +1,78 @@
-//! `__vfork` (guest ABI section 6): the child runs on the parent's host
-//! thread, in the parent's instance and on its stacks, until it execs or
-//! exits; then the parent resumes at the `__vfork` call, which returns the
+//! `__vfork` (guest ABI section 6): the child continues from the
+//! `__vfork` call in the parent's instance and on the parent's stacks until
+//! it execs or exits; then the parent returns from `__vfork` with the
 //! child's pid.
 //!
-//! The kernel gives every clone child its own host thread (host op
-//! `user_clone`). For a vfork child that thread only parks
-//! ([`child_thread`]): it publishes its identity (thread id and TLS values,
-//! among them the kernel's task key) and waits. The parent's thread takes
-//! on that identity, so its syscalls run as the child task, and returns 0
-//! from `__vfork`. When the child execs, the new program starts on the
-//! parked thread; when it exits, the parked thread makes the exit call.
-//! Either way the parent's thread gets its identity back and returns the
-//! pid from `__vfork` a second time.
+//! The kernel blocks a `CLONE_VFORK` parent inside `clone` until the child
+//! execs or exits, and gives the child its own host thread (host op
+//! `user_clone`). So the parent's host thread P simply sleeps in the
+//! kernel, and the child's thread Q runs the child **on P's native stack**:
 //!
-//! Returning twice: at the call, `w2n_vfork_setjmp` saves the callee-saved
-//! registers and copies the native stack from its own frame to the top of
-//! the thread's stack; `w2n_vfork_longjmp` switches to a scratch stack,
-//! copies that image back (the child may have overwritten those frames by
-//! returning from the caller of vfork) and jumps back into the call. The
-//! guest's shadow stack from `__stack_pointer` up (and, for fork, the
-//! process's data) is saved and restored the same way. x86_64 only for now;
-//! elsewhere `__vfork` fails with `-ENOSYS`.
+//! 1. P saves its callee-saved registers and stack pointer at the call
+//!    (`w2n_vfork_setjmp`), publishes them with its process (instance,
+//!    globals) under its pid, saves the guest stack above `__stack_pointer`
+//!    (and, for fork, the process's data), and calls `clone(CLONE_VM |
+//!    CLONE_VFORK | SIGCHLD)`.
+//! 2. Q (in `user_clone`, see [`child_thread`]) finds the record through
+//!    `getppid`, waits until P sleeps, copies P's stack (the part the child
+//!    can overwrite), and jumps onto it (`w2n_vfork_longjmp`): `__vfork`
+//!    returns 0 on Q, as the child task, since Q is the child's thread.
+//! 3. When the child calls `execve` or `exit`, the Runner unwinds Q back to
+//!    its own stack, puts P's stack back, and makes that call there: the
+//!    new program runs on Q; the kernel then wakes P, whose `clone` returns
+//!    the pid; P puts the guest stack (and data) back.
 //!
-//! Unsafe rules of this module: between the first return of
-//! `w2n_vfork_setjmp` and the second, `vfork` keeps nothing it needs in
-//! Rust locals: all state is in the thread-local `STATES` (heap), and the
-//! second return only reads it.
+//! x86_64 only for now; elsewhere (and with `W2NATIVE_VFORK=0`) `__vfork`
+//! fails with `-ENOSYS`.
+//!
+//! Known bug: after a fork-mode child (`fork()`: ash's subshells, pipelines
+//! and external commands) the parent's heap is sometimes inconsistent
+//! (mallocng's `get_meta` check traps at a later `free`), although every
+//! writable mapping of the process is saved and put back; the first fork of
+//! a shell works, later ones often do not.
+//!
+//! Unsafe rules of this module: P's stack is read and written by Q only
+//! while P sleeps in the kernel (checked through /proc before, and P cannot
+//! wake before Q's exec/exit call, which Q makes after restoring it). The
+//! code after the second return of `w2n_vfork_setjmp` (on Q) reads only
+//! thread-locals.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use super::hostops::{set_identity, take_identity, tls_snapshot, write_all};
+use super::hostops::write_all;
 use super::kernel::kernel;
-use super::process::{is_err, sys, Exec, CURRENT};
-use crate::instance::Val;
+use super::process::{set_current, sys, Exec, CURRENT};
+use crate::instance::{Global, Instance, Val};
+use crate::traphandlers::{catch_traps, TrapError};
 
+const NR_EXECVE: i32 = 221;
 const NR_EXIT_GROUP: i32 = 94;
 const NR_GETPID: i32 = 172;
+const NR_GETPPID: i32 = 173;
 const NR_CLONE: i32 = 220;
 const CLONE_VM: i32 = 0x100;
+const CLONE_VFORK: i32 = 0x4000;
 const SIGCHLD: i32 = 17;
 const ENOSYS: i32 = 38;
-const EAGAIN: i32 = 11;
 const ENOMEM: i32 = 12;
+/// How much of P's stack below the `__vfork` frame the child may use (and
+/// is saved and put back): P's own frames down to its sleep are in it.
+const BELOW: usize = 512 << 10;
 
-/// What the parked child thread is told to do.
-enum Command {
-    Exec(Exec),
-    Exit(i32),
-}
-
-/// A vfork child's own host thread, parked until the child execs or exits.
-struct Parked {
-    thread_id: i32,
-    tls: Vec<i32>,
-    command: Mutex<Option<Command>>,
-    ready: Condvar,
-}
-
-struct Registry {
-    parked: Mutex<HashMap<i32, Arc<Parked>>>,
-    arrived: Condvar,
-}
-
-fn registry() -> &'static Registry {
-    static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(|| Registry {
-        parked: Mutex::new(HashMap::new()),
-        arrived: Condvar::new(),
-    })
-}
-
-/// Body of a vfork child's own thread (from `user_clone`): park until the
-/// child, run by its parent's thread, execs (run the program here) or exits
-/// (make the exit call here, as the child task).
-pub fn child_thread() -> i32 {
-    let pid = sys(NR_GETPID, &[]);
-    let parked = Arc::new(Parked {
-        thread_id: super::hostops::current_thread_id(),
-        tls: tls_snapshot(),
-        command: Mutex::new(None),
-        ready: Condvar::new(),
-    });
-    let reg = registry();
-    reg.parked
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(pid, parked.clone());
-    reg.arrived.notify_all();
-    let mut command = parked.command.lock().unwrap_or_else(|e| e.into_inner());
-    let command = loop {
-        if let Some(c) = command.take() {
-            break c;
-        }
-        command = parked
-            .ready
-            .wait(command)
-            .unwrap_or_else(|e| e.into_inner());
-    };
-    match command {
-        Command::Exec(exec) => {
-            let status = super::process::run(exec);
-            sys(NR_EXIT_GROUP, &[status]);
-            status
-        }
-        Command::Exit(status) => {
-            sys(NR_EXIT_GROUP, &[status]);
-            status
-        }
-    }
-}
-
-fn wait_parked(pid: i32) -> Option<Arc<Parked>> {
-    let reg = registry();
-    let mut map = reg.parked.lock().unwrap_or_else(|e| e.into_inner());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(p) = map.remove(&pid) {
-            return Some(p);
-        }
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return None;
-        }
-        map = reg
-            .arrived
-            .wait_timeout(map, left)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-    }
-}
-
-/// Off unless `W2NATIVE_VFORK=1`: with today's kernel the child never
-/// reaches user mode while its parent waits in user space (the parent task
-/// is preempted on its way out of `clone` and nothing schedules it again;
-/// docs/runner.md), so `__vfork` would hang for 10 s and fail.
-fn enabled() -> bool {
-    static E: OnceLock<bool> = OnceLock::new();
-    *E.get_or_init(|| std::env::var_os("W2NATIVE_VFORK").is_some_and(|v| v == "1"))
-}
-
-// ---------------------------------------------------------------------------
-// Returning twice
-// ---------------------------------------------------------------------------
-
-/// Saved registers: rbx, rbp, r12-r15, sp after return, return address,
-/// start of the saved stack region, its length.
+/// Saved registers: rbx, rbp, r12-r15, sp after return, return address.
 #[repr(C, align(16))]
-struct JmpBuf([u64; 10]);
+#[derive(Clone, Copy)]
+struct JmpBuf([u64; 8]);
 
 #[cfg(target_arch = "x86_64")]
 std::arch::global_asm!(
     ".text",
     ".globl w2n_vfork_setjmp",
     ".type w2n_vfork_setjmp,@function",
-    // rdi = buf, rsi = copy, rdx = stack top, rcx = capacity of copy
+    // rdi = buf; returns 0 (and 1 when resumed by w2n_vfork_longjmp)
     "w2n_vfork_setjmp:",
     "mov [rdi], rbx",
     "mov [rdi + 8], rbp",
@@ -168,106 +84,86 @@ std::arch::global_asm!(
     "mov [rdi + 48], rax",
     "mov rax, [rsp]",
     "mov [rdi + 56], rax",
-    "mov [rdi + 64], rsp",
-    "mov r8, rdx",
-    "sub r8, rsp",
-    "cmp r8, rcx",
-    "ja 2f",
-    "mov [rdi + 72], r8",
-    "mov rdi, rsi",
-    "mov rsi, rsp",
-    "mov rcx, r8",
-    "cld",
-    "rep movsb",
     "xor eax, eax",
-    "ret",
-    "2:",
-    "mov eax, 2",
     "ret",
     ".size w2n_vfork_setjmp, .-w2n_vfork_setjmp",
     ".globl w2n_vfork_longjmp",
     ".type w2n_vfork_longjmp,@function",
-    // rdi = buf, rsi = copy, rdx = top of a scratch stack
+    // rdi = buf
     "w2n_vfork_longjmp:",
-    "mov rsp, rdx",
-    "mov r9, rdi",
-    "mov rdi, [r9 + 64]",
-    "mov rcx, [r9 + 72]",
-    "cld",
-    "rep movsb",
-    "mov rbx, [r9]",
-    "mov rbp, [r9 + 8]",
-    "mov r12, [r9 + 16]",
-    "mov r13, [r9 + 24]",
-    "mov r14, [r9 + 32]",
-    "mov r15, [r9 + 40]",
-    "mov rsp, [r9 + 48]",
+    "mov rbx, [rdi]",
+    "mov rbp, [rdi + 8]",
+    "mov r12, [rdi + 16]",
+    "mov r13, [rdi + 24]",
+    "mov r14, [rdi + 32]",
+    "mov r15, [rdi + 40]",
+    "mov rsp, [rdi + 48]",
     "mov eax, 1",
-    "jmp qword ptr [r9 + 56]",
+    "jmp qword ptr [rdi + 56]",
     ".size w2n_vfork_longjmp, .-w2n_vfork_longjmp",
 );
 
 #[cfg(target_arch = "x86_64")]
 extern "C" {
-    /// Returns 0 after saving; 1 when resumed by `w2n_vfork_longjmp`; 2 if
-    /// the stack image does not fit in `cap` bytes.
-    fn w2n_vfork_setjmp(buf: *mut JmpBuf, copy: *mut u8, top: usize, cap: usize) -> i32;
-    fn w2n_vfork_longjmp(buf: *const JmpBuf, copy: *const u8, scratch_top: usize) -> !;
+    fn w2n_vfork_setjmp(buf: *mut JmpBuf) -> i32;
+    fn w2n_vfork_longjmp(buf: *const JmpBuf) -> !;
 }
 
-/// One vfork in progress on this thread (nested vforks stack up).
-struct State {
+/// What a vfork parent leaves for its child's thread.
+struct Parent {
     jmp: JmpBuf,
-    native: Vec<u8>,
-    scratch: Vec<u8>,
-    parent_pid: i32,
-    child_pid: i32,
-    /// (guest address, bytes) to put back when the parent resumes.
-    guest: Vec<(u32, Vec<u8>)>,
-    own: Option<(i32, Vec<i32>)>,
-    parked: Option<Arc<Parked>>,
+    /// P's chain of wasm exception handlers (frames on P's stack), which
+    /// the child's `longjmp`s (wasm throws) must find on Q.
+    handlers: usize,
+    /// 1: fork (the parent must see its memory unchanged).
+    mode: i32,
+    /// Host kernel thread id of P (to see that it sleeps).
+    tid: i32,
+    memory_base: u32,
+    stack_end: u32,
+    stack_pointer: Global,
+    instance: Instance,
+}
+
+// SAFETY: the instance and global handles are shared like wasm threads
+// share them; the register save is plain data.
+unsafe impl Send for Parent {}
+// SAFETY: see Send.
+unsafe impl Sync for Parent {}
+
+fn parents() -> &'static Mutex<HashMap<i32, Arc<Parent>>> {
+    static P: OnceLock<Mutex<HashMap<i32, Arc<Parent>>>> = OnceLock::new();
+    P.get_or_init(Default::default)
+}
+
+/// What the child asked for when it left the parent's stack.
+enum Command {
+    Exec(Exec, [i32; 3]),
+    Exit(i32),
 }
 
 thread_local! {
-    // Boxed: the asm holds pointers into a state while the vector may grow.
-    #[allow(clippy::vec_box)]
-    static STATES: RefCell<Vec<Box<State>>> = const { RefCell::new(Vec::new()) };
-    static STACK_TOP: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Where the child's exec/exit jumps back to, on Q's own stack.
+    static BACK: Cell<*mut JmpBuf> = const { Cell::new(std::ptr::null_mut()) };
+    static CHILD: Cell<bool> = const { Cell::new(false) };
+    static FORK_CHILD: Cell<bool> = const { Cell::new(false) };
+    static COMMAND: RefCell<Option<Command>> = const { RefCell::new(None) };
 }
 
-/// Highest address of this thread's native stack.
-fn stack_top() -> usize {
-    let cached = STACK_TOP.with(|c| c.get());
-    if cached != 0 {
-        return cached;
-    }
-    // SAFETY: pthread_getattr_np fills `attr` for the calling thread; it is
-    // destroyed after use.
-    let top = unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return 0;
-        }
-        let mut addr: *mut libc::c_void = std::ptr::null_mut();
-        let mut size: libc::size_t = 0;
-        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        if rc != 0 {
-            return 0;
-        }
-        addr as usize + size
-    };
-    STACK_TOP.with(|c| c.set(top));
-    top
+/// Whether this thread runs a fork child (mode 1) on its parent's stack:
+/// its `munmap` calls are dropped, since the memory is its parent's, which
+/// gets its contents back and must still own it.
+pub fn fork_child_active() -> bool {
+    FORK_CHILD.with(|c| c.get())
 }
 
-/// Whether this thread is running a vfork child.
-pub fn active() -> bool {
-    STATES.with(|s| s.borrow().last().is_some_and(|st| st.parked.is_some()))
+/// Whether this thread runs a vfork child on its parent's stack.
+pub fn child_active() -> bool {
+    CHILD.with(|c| c.get())
 }
 
-/// `__vfork(mode)`: 0 in the child (first return), the child's pid in the
-/// parent (second return), or `-errno`.
+/// `__vfork(mode)`: 0 in the child, the child's pid in the parent, or
+/// `-errno`.
 pub fn vfork(mode: i32) -> i32 {
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -276,160 +172,282 @@ pub fn vfork(mode: i32) -> i32 {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if !enabled() {
+        if std::env::var_os("W2NATIVE_VFORK").is_some_and(|v| v == "0") {
             return -ENOSYS;
         }
-        let top = stack_top();
-        let here = &top as *const usize as usize;
-        if top == 0 || here >= top {
-            return -ENOSYS;
+        let buf = Box::into_raw(Box::new(JmpBuf([0; 8])));
+        // SAFETY: `buf` is a live heap buffer; see the module's rules for
+        // the second return, which happens on the child's thread.
+        if unsafe { w2n_vfork_setjmp(buf) } != 0 {
+            return 0;
         }
-        let cap = top - here + (64 << 10);
-        let mut st = Box::new(State {
-            jmp: JmpBuf([0; 10]),
-            native: vec![0; cap],
-            scratch: vec![0; 64 << 10],
-            parent_pid: 0,
-            child_pid: 0,
-            guest: Vec::new(),
-            own: None,
-            parked: None,
-        });
-        let (jmp, copy) = (&mut st.jmp as *mut JmpBuf, st.native.as_mut_ptr());
-        STATES.with(|s| s.borrow_mut().push(st));
-        // SAFETY: `jmp` and `copy` live in the heap state above until the
-        // second return pops it; see the module's unsafe rules.
-        match unsafe { w2n_vfork_setjmp(jmp, copy, top, cap) } {
-            0 => start_child(mode),
-            1 => resumed(),
-            _ => {
-                STATES.with(|s| s.borrow_mut().pop());
-                -ENOMEM
-            }
-        }
+        // SAFETY: `buf` came from Box::into_raw just above.
+        let jmp = *unsafe { Box::from_raw(buf) };
+        parent(mode, jmp)
     }
 }
 
-fn pop_state() -> Option<Box<State>> {
-    STATES.with(|s| s.borrow_mut().pop())
-}
-
-/// First return: make the child, become it, return 0.
-fn start_child(mode: i32) -> i32 {
+/// P: publish, save the guest stack (and data), clone and sleep until the
+/// child execs or exits, then put the guest memory back.
+fn parent(mode: i32, jmp: JmpBuf) -> i32 {
     let k = kernel();
     let info = CURRENT.with(|c| {
-        c.borrow()
-            .as_ref()
-            .map(|c| (c.pid, c.memory_base, c.stack_end, c.stack_pointer.clone()))
+        c.borrow().as_ref().map(|c| {
+            (
+                c.pid,
+                c.memory_base,
+                c.stack_end,
+                c.stack_pointer.clone(),
+                c.instance.clone(),
+            )
+        })
     });
-    let Some((parent_pid, memory_base, stack_end, sp_global)) = info else {
-        pop_state();
+    let Some((pid, memory_base, stack_end, stack_pointer, instance)) = info else {
         return -ENOSYS;
     };
-    let Val::I32(sp) = sp_global.get() else {
-        pop_state();
+    let Val::I32(sp) = stack_pointer.get() else {
         return -ENOSYS;
     };
     let sp = sp as u32;
-    // The guest stack above `sp` (the frames the child may overwrite) and,
-    // for fork, the process's data.
-    let mut guest = Vec::new();
-    let stack_end = if stack_end > sp {
+    let end = if stack_end > sp {
         stack_end
     } else {
         sp + (64 << 10)
     };
-    guest.push((sp, k.read(sp, (stack_end - sp) as usize)));
+    let mut guest = vec![(sp, k.read(sp, (end - sp) as usize))];
     if mode == 1 {
+        // fork: the child may change anything the process can write.
         let size = super::runner().image.mem_size;
         guest.push((memory_base, k.read(memory_base, size as usize)));
-    }
-    let pid = sys(NR_CLONE, &[SIGCHLD | CLONE_VM, 0, 0, 0, 0]);
-    if is_err(pid) {
-        pop_state();
-        return pid;
-    }
-    let Some(parked) = wait_parked(pid) else {
-        write_all(2, b"w2native runner: vfork child did not start\n");
-        pop_state();
-        return -EAGAIN;
-    };
-    let own = take_identity(parked.thread_id, parked.tls.clone());
-    STATES.with(|s| {
-        if let Some(st) = s.borrow_mut().last_mut() {
-            st.parent_pid = parent_pid;
-            st.child_pid = pid;
-            st.guest = guest;
-            st.own = Some(own);
-            st.parked = Some(parked);
+        for (start, len) in writable_regions(sp) {
+            guest.push((start, k.read(start, len)));
         }
-    });
-    set_pid(pid);
-    0
-}
-
-fn set_pid(pid: i32) {
-    CURRENT.with(|c| {
-        if let Some(c) = c.borrow_mut().as_mut() {
-            c.pid = pid;
-        }
-    });
-}
-
-/// Second return: the parent again.
-fn resumed() -> i32 {
-    let Some(st) = pop_state() else {
-        super::fatal("vfork: resumed without a state");
-    };
-    if let Some((id, tls)) = st.own {
-        set_identity(id, tls);
     }
-    let k = kernel();
-    for (addr, bytes) in &st.guest {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    let record = Arc::new(Parent {
+        jmp,
+        handlers: crate::exceptions::top() as usize,
+        mode,
+        tid,
+        memory_base,
+        stack_end,
+        stack_pointer: stack_pointer.clone(),
+        instance: instance.clone(),
+    });
+    let lock = || parents().lock().unwrap_or_else(|e| e.into_inner());
+    if lock().insert(pid, record).is_some() {
+        return -ENOMEM;
+    }
+    let child = sys(NR_CLONE, &[CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0]);
+    lock().remove(&pid);
+    for (addr, bytes) in &guest {
         k.write(*addr, bytes);
     }
-    set_pid(st.parent_pid);
-    st.child_pid
+    let _ = stack_pointer.set(Val::I32(sp as i32));
+    // The child's thread may have set the instance's stack limit to its own.
+    instance.set_stack_limit(crate::traphandlers::stack_limit());
+    child
 }
 
-/// Hands `command` to the child's own thread and resumes the parent.
-fn finish_child(command: Command) -> ! {
-    let target = STATES.with(|s| {
-        s.borrow().last().map(|st| {
-            (
-                &st.jmp as *const JmpBuf,
-                st.native.as_ptr(),
-                st.scratch.as_ptr() as usize + st.scratch.len(),
-                st.parked.clone(),
-            )
-        })
-    });
-    let Some((jmp, copy, scratch_top, Some(parked))) = target else {
-        super::fatal("vfork: no child to finish");
+/// The process's writable mappings, from the guest's /proc/self/maps (read
+/// with syscalls as the process, into guest stack space below `sp`).
+fn writable_regions(sp: u32) -> Vec<(u32, usize)> {
+    const NR_OPENAT: i32 = 56;
+    const NR_CLOSE: i32 = 57;
+    const NR_READ: i32 = 63;
+    const LIMIT: usize = 64 << 20;
+    let k = kernel();
+    let buf = (sp - (96 << 10)) & !15;
+    let path = buf;
+    k.write(path, b"/proc/self/maps\0");
+    let fd = sys(NR_OPENAT, &[-100, path as i32, 0, 0]);
+    if fd < 0 {
+        return Vec::new();
+    }
+    let data = buf + 64;
+    let cap = 64 << 10;
+    let mut len = 0u32;
+    loop {
+        let n = sys(NR_READ, &[fd, (data + len) as i32, (cap - len) as i32]);
+        if n <= 0 {
+            break;
+        }
+        len += n as u32;
+        if len >= cap {
+            break;
+        }
+    }
+    sys(NR_CLOSE, &[fd]);
+    let text = String::from_utf8_lossy(&k.read(data, len as usize)).into_owned();
+    let mut out = Vec::new();
+    let mut total = 0;
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (u32::from_str_radix(a, 16), u32::from_str_radix(b, 16)) else {
+            continue;
+        };
+        if perms.starts_with("rw") && b > a && total + (b - a) as usize <= LIMIT {
+            total += (b - a) as usize;
+            out.push((a, (b - a) as usize));
+        }
+    }
+    out
+}
+
+/// Whether host thread `tid` of this process sleeps (state S or D).
+fn sleeping(tid: i32) -> bool {
+    let path = format!("/proc/self/task/{tid}/stat");
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return false;
     };
-    *parked.command.lock().unwrap_or_else(|e| e.into_inner()) = Some(command);
-    parked.ready.notify_one();
+    // "tid (comm) S ...": the state follows the last ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next())
+        .is_some_and(|c| c == 'S' || c == 'D')
+}
+
+/// Q (from `user_clone`, a task made by a clone without `CLONE_THREAD`):
+/// run the vfork child on its parent's stack, then make its exec or exit
+/// call here.
+pub fn child_thread() -> i32 {
+    let ppid = sys(NR_GETPPID, &[]);
+    let parent = parents()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&ppid)
+        .cloned();
+    let Some(parent) = parent else {
+        write_all(2, b"w2native runner: clone child without a vfork parent\n");
+        sys(NR_EXIT_GROUP, &[127]);
+        return 127;
+    };
+    for _ in 0..2000 {
+        if sleeping(parent.tid) {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    // The part of P's stack the child may overwrite.
+    let sp = parent.jmp.0[6] as usize;
+    let Some(top) = stack_top_of(sp) else {
+        sys(NR_EXIT_GROUP, &[127]);
+        return 127;
+    };
+    let low = sp.saturating_sub(BELOW);
+    // SAFETY: [low, top) is P's mapped stack and P sleeps (module rules).
+    let saved = unsafe { std::slice::from_raw_parts(low as *const u8, top - low) }.to_vec();
+
+    let pid = sys(NR_GETPID, &[]);
+    set_current(
+        pid,
+        parent.memory_base,
+        parent.stack_end,
+        &parent.instance,
+        parent.stack_pointer.clone(),
+    );
+    CHILD.with(|c| c.set(true));
+    FORK_CHILD.with(|c| c.set(parent.mode == 1));
+    let jmp = parent.jmp;
+    let own_handlers = crate::exceptions::top();
+    crate::exceptions::set_top(parent.handlers as *mut _);
+    let back = Box::into_raw(Box::new(JmpBuf([0; 8])));
+    BACK.with(|b| b.set(back));
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: the buffers belong to the innermost state, which stays on
-    // STATES until `resumed` pops it; the scratch stack is 16-byte aligned
-    // heap memory outside the region being restored.
+    // SAFETY: jumps to P's `__vfork` call on P's stack with P's registers;
+    // the child comes back by `w2n_vfork_longjmp(back)` (exec/exit) into
+    // this closure on Q's stack, whose frame it never touched, or by a
+    // trap to this `catch_traps`.
+    let result = catch_traps(|| unsafe {
+        if w2n_vfork_setjmp(back) == 0 {
+            w2n_vfork_longjmp(&jmp)
+        }
+    });
+    #[cfg(not(target_arch = "x86_64"))]
+    let result: Result<(), TrapError> = Err(TrapError::Exit(127));
+    BACK.with(|b| b.set(std::ptr::null_mut()));
+    // SAFETY: `back` came from Box::into_raw above and is no longer used.
+    drop(unsafe { Box::from_raw(back) });
+    crate::exceptions::set_top(own_handlers);
+    CHILD.with(|c| c.set(false));
+    FORK_CHILD.with(|c| c.set(false));
+    CURRENT.with(|c| c.borrow_mut().take());
+    // SAFETY: as above; P still sleeps (it wakes at our exec/exit call).
+    unsafe { std::ptr::copy_nonoverlapping(saved.as_ptr(), low as *mut u8, saved.len()) };
+    drop(parent);
+
+    match (COMMAND.with(|c| c.borrow_mut().take()), result) {
+        (Some(Command::Exec(exec, args)), _) => {
+            let r = sys(NR_EXECVE, &args);
+            if r < 0 {
+                sys(NR_EXIT_GROUP, &[127]);
+                return 127;
+            }
+            let status = super::process::run(exec);
+            sys(NR_EXIT_GROUP, &[status]);
+            status
+        }
+        (Some(Command::Exit(status)), _) => {
+            sys(NR_EXIT_GROUP, &[status]);
+            status
+        }
+        (None, Err(e)) => {
+            if let TrapError::Trap { .. } = super::hostops::pass_thread_exit(e.clone()) {
+                write_all(2, format!("vfork child: trap: {e}\n").as_bytes());
+            }
+            sys(NR_EXIT_GROUP, &[128 + 11]);
+            139
+        }
+        (None, Ok(())) => {
+            sys(NR_EXIT_GROUP, &[127]);
+            127
+        }
+    }
+}
+
+/// Top of the host thread stack that contains `addr` (from /proc maps).
+fn stack_top_of(addr: usize) -> Option<usize> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|l| {
+        let range = l.split_whitespace().next()?;
+        let (a, b) = range.split_once('-')?;
+        let (a, b) = (
+            usize::from_str_radix(a, 16).ok()?,
+            usize::from_str_radix(b, 16).ok()?,
+        );
+        (a <= addr && addr < b).then_some(b)
+    })
+}
+
+/// Jumps from the child (on P's stack) back into `child_thread` on Q.
+fn leave_child(command: Command) -> ! {
+    COMMAND.with(|c| *c.borrow_mut() = Some(command));
+    let back = BACK.with(|b| b.get());
+    if back.is_null() {
+        super::fatal("vfork: no way back from the child");
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `back` was saved by `child_thread`, whose frame on Q's stack
+    // is live; the frames left behind are on P's stack, put back next.
     unsafe {
-        w2n_vfork_longjmp(jmp, copy, scratch_top & !15)
+        w2n_vfork_longjmp(back)
     }
     #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (jmp, copy, scratch_top);
-        super::fatal("vfork: not supported on this architecture")
-    }
+    super::fatal("vfork: not supported on this architecture")
 }
 
-/// The vfork child execs `exec` (the kernel accepted it): the program
-/// starts on the child's own thread; the parent resumes.
-pub fn child_exec(exec: Exec) -> ! {
-    finish_child(Command::Exec(exec))
+/// The vfork child execs: leave the parent's stack, then exec on Q.
+pub fn child_exec(exec: Exec, args: [i32; 3]) -> ! {
+    leave_child(Command::Exec(exec, args))
 }
 
 /// The vfork child calls `exit`/`exit_group`.
 pub fn child_exit(status: i32) -> ! {
-    finish_child(Command::Exit(status))
+    leave_child(Command::Exit(status))
 }
