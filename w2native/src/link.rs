@@ -148,6 +148,7 @@ pub fn linker(target: Target) -> String {
 /// to a temporary file next to `output` and renamed, so a failed link never
 /// leaves a partial output behind.
 pub fn link_executable(objects: &[PathBuf], target: Target, output: &Path) -> Result<(), String> {
+    check_output_path(output)?;
     let runtime = find_runtime(target)?;
     let cc = linker(target);
     let dir = output
@@ -191,4 +192,17 @@ fn set_executable(path: &Path) -> Result<(), String> {
         .permissions();
     perms.set_mode(0o755);
     std::fs::set_permissions(path, perms).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Outputs are written to a temporary file and renamed over the target, so
+/// the target must be a regular file (or not exist): renaming over
+/// `/dev/null` would replace the device node with a regular file.
+pub fn check_output_path(output: &Path) -> Result<(), String> {
+    match std::fs::metadata(output) {
+        Ok(meta) if !meta.is_file() => Err(format!(
+            "{}: output must be a regular file path, not a directory or device",
+            output.display()
+        )),
+        _ => Ok(()),
+    }
 }

@@ -334,6 +334,7 @@ fn print_stats(input: &Path, stats: &Stats, start: Instant) {
 /// Writes via a temporary file and rename: never a partial output.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     use std::io::Write;
+    link::check_output_path(path)?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -110,6 +110,28 @@ fn unwritable_output() {
 }
 
 #[test]
+fn special_file_output_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = wat::parse_str("(module (func (export \"_start\")))").unwrap();
+    std::fs::write(dir.path().join("ok.wasm"), wasm).unwrap();
+    std::fs::create_dir(dir.path().join("adir")).unwrap();
+    for cmd in ["build", "compile"] {
+        let out = w2native(&[cmd, "ok.wasm", "-o", "adir"], dir.path());
+        let line = expect_one_error_line(&out);
+        assert!(line.contains("regular file"), "{line}");
+        assert!(dir.path().join("adir").is_dir());
+    }
+    // /dev/null must stay a device: a rename over it would replace it.
+    use std::os::unix::fs::FileTypeExt;
+    let out = w2native(&["compile", "ok.wasm", "-o", "/dev/null"], dir.path());
+    expect_one_error_line(&out);
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
+
+#[test]
 fn unknown_import_is_one_line_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = wat::parse_str(
