@@ -72,18 +72,20 @@ unsafe fn throw(exn: Exception<'_>) -> ! {
         unsafe { traphandlers::raise_trap(Trap::UncaughtException) }
     }
     // SAFETY: `h` is live (module rules); its buffer has room for
-    // `capacity` values after the header. Reading `exn` before writing is
-    // needed when it lives in that same buffer (a rethrow to it).
+    // `capacity` values after the header. The tag and count of `exn` are
+    // already read when the header is overwritten.
     unsafe {
         let h = &mut *h;
         let count = exn.payload.len() as u32;
         let kept = count.min(h.capacity) as usize;
-        let payload: Vec<ValRaw> = exn.payload[..kept].to_vec();
+        // `copy` (memmove) since a rethrow may read from this very buffer.
+        std::ptr::copy(
+            exn.payload.as_ptr() as *const u8,
+            h.buffer.add(layout::PAYLOAD as usize),
+            kept * std::mem::size_of::<ValRaw>(),
+        );
         (h.buffer.add(layout::TAG as usize) as *mut usize).write_unaligned(exn.tag);
         (h.buffer.add(layout::COUNT as usize) as *mut u32).write_unaligned(count);
-        for (i, v) in payload.iter().enumerate() {
-            (h.buffer.add(layout::payload(i as u32) as usize) as *mut ValRaw).write_unaligned(*v);
-        }
         set_top(h.prev);
         traphandlers::set_current(h.trap_buf);
         w2n_unwind(&mut h.buf)
@@ -131,24 +133,28 @@ pub(crate) unsafe fn try_call(
         callee,
         values,
     };
-    let mut h = Handler {
-        buf: JmpBuf::new(),
-        prev: top(),
-        trap_buf: traphandlers::current(),
-        buffer,
-        capacity,
-    };
-    set_top(&mut h);
-    // SAFETY: `h` and `ctx` outlive the call; a throw pops `h` before
-    // unwinding to it.
+    // The register save area is written by `w2n_call_protected` before it
+    // is ever read: no need to zero its 256 bytes on every call.
+    let mut h = std::mem::MaybeUninit::<Handler>::uninit();
+    let hp = h.as_mut_ptr();
+    let prev = top();
+    // SAFETY: writing the plain fields of our own uninitialised handler;
+    // `buf` is filled by `w2n_call_protected` below before any unwind reads
+    // it. `h` and `ctx` outlive the call; a throw pops `h` before unwinding
+    // to it.
     let rc = unsafe {
+        std::ptr::addr_of_mut!((*hp).prev).write(prev);
+        std::ptr::addr_of_mut!((*hp).trap_buf).write(traphandlers::current());
+        std::ptr::addr_of_mut!((*hp).buffer).write(buffer);
+        std::ptr::addr_of_mut!((*hp).capacity).write(capacity);
+        set_top(hp);
         w2n_call_protected(
-            &mut h.buf,
+            std::ptr::addr_of_mut!((*hp).buf),
             call_trampoline,
             &mut ctx as *mut CallCtx as *mut u8,
         )
     };
-    set_top(h.prev);
+    set_top(prev);
     if rc == 0 {
         protocol::RETURNED
     } else {
@@ -172,17 +178,18 @@ pub(crate) unsafe extern "C" fn exn_try_call(
     buffer: usize,
 ) -> i32 {
     let inst = instance(vmctx);
-    let trampoline = inst.module.trampoline(type_index as u32);
-    // SAFETY: compiled code passes a callee of type `type_index`, its
-    // values slot and its exception buffer sized for the module.
+    // SAFETY: compiled code passes one of its module's type indices, a
+    // callee of that type, its values slot and its exception buffer sized
+    // for the module.
     unsafe {
+        let trampoline = *inst.trampolines.add(type_index as usize);
         try_call(
             trampoline,
             callee_vmctx as *mut VMContext,
             callee as *const u8,
             values as *mut ValRaw,
             buffer as *mut u8,
-            inst.module.exn_capacity(),
+            inst.exn_capacity,
         )
     }
 }

@@ -610,6 +610,10 @@ pub(crate) struct InstanceInner {
     linked: Vec<usize>,
     /// Every tag, imported ones first.
     pub(crate) tags: Box<[Tag]>,
+    /// The module's array-call trampolines (one per type) and exception
+    /// buffer capacity, copied here for the try-call path.
+    pub(crate) trampolines: *const *const u8,
+    pub(crate) exn_capacity: u32,
 }
 
 // SAFETY: raw pointers point into memory this instance owns or keeps alive;
@@ -788,6 +792,8 @@ impl Instance {
             data_dropped,
             linked,
             tags: tags.into_boxed_slice(),
+            trampolines: module.inner.record.trampolines,
+            exn_capacity: module.inner.exn_capacity,
         });
         // SAFETY: the InstanceInner now has its final address inside the Arc.
         unsafe { (*inner.vmctx.as_ptr()).instance = Arc::as_ptr(&inner) as *const u8 };

@@ -35,12 +35,6 @@ use w2native_environ::{ModuleDesc, Trap, TrapSite, VMModuleStatic};
 #[repr(C, align(16))]
 pub struct JmpBuf([u64; 32]);
 
-impl JmpBuf {
-    pub(crate) fn new() -> JmpBuf {
-        JmpBuf([0; 32])
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 std::arch::global_asm!(include_str!("arch/x86_64.S"));
 
