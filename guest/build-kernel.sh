@@ -80,6 +80,9 @@ dir /root 0700 0 0
 file /init $WORK/initramfs/init.wasm 0755 0 0
 LIST
 
+# reproducible banner: no build user/host/date of this machine
+export KBUILD_BUILD_USER=w2native KBUILD_BUILD_HOST=w2native KBUILD_BUILD_VERSION=1
+export KBUILD_BUILD_TIMESTAMP="$(pkg_version linux-source-6.1)"
 MAKEFLAGS_K=(-C "$SRC" ARCH=wasm LLVM=-19 CROSS_COMPILE=wasm32-unknown-unknown- LD=wasm-ld-19 HOSTCC=gcc)
 { cat "$KDIR/wasm.config"; echo "CONFIG_INITRAMFS_SOURCE=\"$WORK/initramfs/list\""; } > "$WORK/all.config"
 if ! cmp -s "$WORK/all.config" "$WORK/all.config.used" || [ ! -f "$SRC/.config" ]; then
