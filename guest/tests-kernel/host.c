@@ -389,7 +389,9 @@ enum {
 	NR_ioctl = 29, NR_mkdirat = 34, NR_mount = 40, NR_openat = 56,
 	NR_close = 57, NR_read = 63, NR_write = 64, NR_exit_group = 94,
 	NR_uname = 160, NR_getpid = 172, NR_socket = 198, NR_socketpair = 199,
-	NR_sendto = 206, NR_clone = 220, NR_waitid = 95, NR_rt_sigaction = 134, NR_recvfrom = 207, NR_mmap2 = 222,
+	NR_sendto = 206, NR_clone = 220, NR_waitid = 95, NR_rt_sigaction = 134, NR_eventfd2 = 19,
+	NR_epoll_create1 = 20, NR_epoll_ctl = 21, NR_epoll_pwait = 22, NR_timerfd_create = 85,
+	NR_timerfd_settime64 = 411, NR_recvfrom = 207, NR_mmap2 = 222,
 };
 #define AT_FDCWD (-100)
 
@@ -586,6 +588,55 @@ static void test_sigchld_interrupts_read(void)
 	check("reap", r == 0, "ret %d", r);
 }
 
+static void test_fds(void)
+{
+	unsigned char one[8] = { 1 }, ev[16] = { 1 /* EPOLLIN */ };
+	/* itimerspec64: interval {0, 0}, value {0 s, 50 ms} */
+	s64 its[4] = { 0, 0, 0, 50 * 1000 * 1000 };
+	u32 buf = put("", 64), evs = put("", 64);
+	s32 efd, ep, tfd, r;
+	u64 t0, t1, n = 0;
+
+	efd = sys(NR_eventfd2, 0, 0, 0, 0, 0, 0);
+	ep = sys(NR_epoll_create1, 0, 0, 0, 0, 0, 0);
+	r = sys(NR_epoll_ctl, ep, 1 /* EPOLL_CTL_ADD */, efd, put(ev, 16), 0, 0);
+	check("eventfd+epoll-setup", efd >= 0 && ep >= 0 && r == 0, "efd %d ep %d ret %d", efd, ep, r);
+	sys(NR_write, efd, put(one, 8), 8, 0, 0, 0);
+	r = sys(NR_epoll_pwait, ep, evs, 4, 1000, 0, 8);
+	check("epoll-wait-eventfd", r == 1, "ret %d", r);
+
+	tfd = sys(NR_timerfd_create, 1 /* CLOCK_MONOTONIC */, 0, 0, 0, 0, 0);
+	r = sys(NR_timerfd_settime64, tfd, 0, put(its, sizeof(its)), 0, 0, 0);
+	t0 = now_ns(CLOCK_MONOTONIC);
+	r = r ? r : sys(NR_read, tfd, buf, 8, 0, 0, 0); /* blocks until the timer IRQ */
+	t1 = now_ns(CLOCK_MONOTONIC);
+	memcpy(&n, mem() + buf, 8);
+	check("timerfd-50ms", r == 8 && n == 1 && t1 - t0 >= 40000000ull,
+	      "ret %d expirations %llu after %.1f ms", r, (unsigned long long)n, (t1 - t0) / 1e6);
+}
+
+static void test_pty(void)
+{
+	u32 ptn = put("\0\0\0\0", 4), buf = put("", 64);
+	s32 r, m, sl, n = -1;
+	char path[32];
+
+	sys(NR_mkdirat, AT_FDCWD, str("/dev/pts"), 0755, 0, 0, 0);
+	r = sys(NR_mount, str("devpts"), str("/dev/pts"), str("devpts"), 0, 0, 0);
+	check("mount-devpts", r == 0, "ret %d", r);
+	m = sys(NR_openat, AT_FDCWD, str("/dev/pts/ptmx"), 2 | 0x100 /* O_RDWR|O_NOCTTY */, 0, 0, 0);
+	r = sys(NR_ioctl, m, 0x80045430 /* TIOCGPTN */, ptn, 0, 0, 0);
+	memcpy(&n, mem() + ptn, 4);
+	r = sys(NR_ioctl, m, 0x40045431 /* TIOCSPTLCK */, put("\0\0\0\0", 4), 0, 0, 0);
+	snprintf(path, sizeof(path), "/dev/pts/%d", n);
+	sl = sys(NR_openat, AT_FDCWD, str(path), 2 | 0x100, 0, 0, 0);
+	check("pty-open", m >= 0 && sl >= 0, "master %d slave %d (%s)", m, sl, path);
+	r = sys(NR_write, m, str("pty ok\n"), 7, 0, 0, 0);
+	memset(mem() + buf, 0, 64);
+	r = sys(NR_read, sl, buf, 63, 0, 0, 0);
+	check("pty-master-to-slave", r == 7 && !memcmp(mem() + buf, "pty ok\n", 7), "ret %d", r);
+}
+
 u32 Z_hostZ_user_start(struct Z_host_instance_t *h, u32 task, u32 path, u32 len)
 {
 	printf("host: boot to /init took %.1f ms\n",
@@ -612,6 +663,8 @@ u32 Z_hostZ_user_start(struct Z_host_instance_t *h, u32 task, u32 path, u32 len)
 	test_socketpair();
 	test_ping();
 	test_console();
+	test_fds();
+	test_pty();
 	test_clone();
 	test_sigchld_interrupts_read();
 	printf("host: %d failure(s)\n", failures);
