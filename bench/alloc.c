@@ -55,11 +55,14 @@ static void drop(struct node *n) {
     bfree(n, sizeof *n);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    /* argv[1]: tree depth (default 16); the churn shrinks with it. */
+    int depth = argc > 1 ? atoi(argv[1]) : 16;
+    int rounds = depth >= 16 ? 2000 : 200;
     int64_t total = 0;
-    struct node *longlived = tree(16, 1);
-    for (int d = 4; d <= 16; d += 2) {
-        int iters = 1 << (16 - d + 4);
+    struct node *longlived = tree(depth, 1);
+    for (int d = 4; d <= depth; d += 2) {
+        int iters = 1 << (depth - d + 4);
         for (int i = 0; i < iters; i++) {
             struct node *t = tree(d, i);
             total += check(t);
@@ -73,7 +76,7 @@ int main(void) {
     static void *slot[SLOTS];
     static uint16_t slot_size[SLOTS];
     uint32_t x = 7;
-    for (int r = 0; r < 2000 * SLOTS; r++) {
+    for (int r = 0; r < rounds * SLOTS; r++) {
         int s = r % SLOTS;
         if (slot[s]) { total += ((uint8_t *)slot[s])[0]; bfree(slot[s], slot_size[s]); }
         x = x * 1664525u + 1013904223u;

@@ -1,6 +1,7 @@
 /* N-body: five planets, symplectic Euler steps in double precision. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define N 5
 #define PI 3.141592653589793
@@ -57,14 +58,15 @@ static double energy(void) {
     return e;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    int steps = argc > 1 ? atoi(argv[1]) : 10000000;
     double px = 0, py = 0, pz = 0;
     for (int i = 0; i < N; i++) {
         px += bodies[i].vx * bodies[i].m; py += bodies[i].vy * bodies[i].m; pz += bodies[i].vz * bodies[i].m;
     }
     bodies[0].vx = -px / SOLAR_MASS; bodies[0].vy = -py / SOLAR_MASS; bodies[0].vz = -pz / SOLAR_MASS;
     printf("%.9f\n", energy());
-    for (int i = 0; i < 10000000; i++) advance(0.01);
+    for (int i = 0; i < steps; i++) advance(0.01);
     printf("%.9f\n", energy());
     return 0;
 }

@@ -37,8 +37,8 @@ static void quicksort(int32_t *a, long n) {
     insertion(a, n);
 }
 
-int main(void) {
-    long n = 10000000;
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 10000000;
     int32_t *a = malloc(n * sizeof *a);
     if (!a) return 1;
     uint32_t x = 42;

@@ -61,7 +61,8 @@ static int print_row(void *arg, int n, char **vals, char **cols) {
     return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    int rows = argc > 1 ? atoi(argv[1]) : 1000000;
     sqlite3 *db;
     if (sqlite3_open(":memory:", &db) != SQLITE_OK) die(db, "open");
     exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT)");
@@ -70,7 +71,7 @@ int main(void) {
     if (sqlite3_prepare_v2(db, "INSERT INTO t(a, b) VALUES (?1, ?2)", -1, &ins, 0) != SQLITE_OK) die(db, "prepare");
     unsigned x = 1;
     char text[32];
-    for (int i = 0; i < 1000000; i++) {
+    for (int i = 0; i < rows; i++) {
         x = x * 1103515245u + 12345u;
         int a = (int)((x >> 8) % 10000);
         int len = snprintf(text, sizeof text, "row-%u-%d", x >> 12, i % 97);

@@ -12,7 +12,8 @@
 //! Options:
 //!   --runs N              repetitions per configuration (default 5)
 //!   --only a,b            run only these workloads
-//!   --callgrind           also count instructions (native and w2native modes; slow)
+//!   --callgrind           instead of timing, count instructions (native and
+//!                         w2native modes, smaller inputs) into their own table
 //!   --install-wasmtime    `cargo install wasmtime-cli` (pinned) into the cache
 //!   --no-write            print only, leave docs/performance.md alone
 //!
@@ -48,6 +49,8 @@ struct Workload {
     what: &'static str,
     sources: &'static [&'static str],
     args: &'static [&'static str],
+    /// Smaller inputs for `--callgrind` (instruction counting is ~50x slower).
+    small_args: &'static [&'static str],
 }
 
 const WORKLOADS: &[Workload] = &[
@@ -56,36 +59,42 @@ const WORKLOADS: &[Workload] = &[
         what: "SHA-256 of 4 x 64 MiB",
         sources: &["sha256.c"],
         args: &[],
+        small_args: &["4"],
     },
     Workload {
         name: "nbody",
         what: "N-body, 10M steps",
         sources: &["nbody.c"],
         args: &[],
+        small_args: &["200000"],
     },
     Workload {
         name: "quicksort",
         what: "quicksort of 10M ints",
         sources: &["quicksort.c"],
         args: &[],
+        small_args: &["500000"],
     },
     Workload {
         name: "fib",
         what: "recursive fib(40)",
         sources: &["fib.c"],
         args: &["40"],
+        small_args: &["30"],
     },
     Workload {
         name: "alloc",
         what: "binary trees + mixed-size churn (own allocator)",
         sources: &["alloc.c"],
         args: &[],
+        small_args: &["12"],
     },
     Workload {
         name: "sqlite",
         what: "sqlite3 in-memory: 1M-row insert + queries",
         sources: &["sqlite.c", "@sqlite3.c"],
         args: &[],
+        small_args: &["50000"],
     },
 ];
 
@@ -313,13 +322,19 @@ pub fn bench_command(args: &[String]) -> Result<(), String> {
         date: command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         machine: machine(),
         runs: opts.runs,
+        callgrind: opts.callgrind,
         configs,
         results,
     };
     let (markdown, json) = report.render();
     println!("\n{markdown}");
     if opts.write {
-        write_docs(&markdown, &json)?;
+        let markers = if opts.callgrind {
+            CALLGRIND_MARKERS
+        } else {
+            TIMING_MARKERS
+        };
+        write_docs(markers, &markdown, &json)?;
         step("wrote docs/performance.md");
     }
     Ok(())
@@ -510,7 +525,8 @@ fn bench_one(
     ));
     let mut times = vec![Vec::new(); configs.len()];
     let mut expected: Option<Vec<u8>> = None;
-    for _ in 0..opts.runs {
+    let runs = if opts.callgrind { 0 } else { opts.runs };
+    for _ in 0..runs {
         for (i, cmd) in exes.iter().enumerate() {
             let mut c = Command::new(&cmd[0]);
             c.args(&cmd[1..]).args(w.args);
@@ -529,7 +545,11 @@ fn bench_one(
             times[i].push(m.secs);
         }
     }
-    let medians: Vec<f64> = times.into_iter().map(median).collect();
+    let medians: Vec<f64> = if opts.callgrind {
+        Vec::new()
+    } else {
+        times.into_iter().map(median).collect()
+    };
     for (c, m) in configs.iter().zip(&medians) {
         eprintln!("    {:32} {:8.3}s  {:.2}x", c.name, m, m / medians[0]);
     }
@@ -539,7 +559,7 @@ fn bench_one(
         let mut counts = Vec::new();
         for (c, cmd) in configs.iter().zip(&exes) {
             if c.name == "native" || c.name.starts_with("w2native") {
-                let n = instructions(cmd, w.args)?;
+                let n = instructions(cmd, w.small_args)?;
                 eprintln!("    {:32} {n} instructions", c.name);
                 counts.push((c.name.clone(), n));
             }
@@ -731,6 +751,7 @@ struct Report {
     date: String,
     machine: String,
     runs: usize,
+    callgrind: bool,
     configs: Vec<Config>,
     results: Vec<WorkloadResult>,
 }
@@ -738,77 +759,91 @@ struct Report {
 impl Report {
     fn render(&self) -> (String, String) {
         let mut md = String::new();
-        let _ = writeln!(
-            md,
-            "Measured {} on {}; median of {} runs, run round-robin.\n",
-            self.date, self.machine, self.runs
-        );
-        // Run time: medians and ratios.
-        let _ = write!(md, "| workload |");
-        for c in &self.configs {
-            let _ = write!(md, " {} |", c.name);
-        }
-        let _ = write!(md, "\n| --- |");
-        for _ in &self.configs {
-            let _ = write!(md, " ---: |");
-        }
-        md.push('\n');
-        for r in &self.results {
-            let _ = write!(md, "| {} ({}) |", r.name, r.what);
-            for (i, m) in r.medians.iter().enumerate() {
-                if i == 0 {
-                    let _ = write!(md, " {m:.3}s |");
-                } else {
-                    let _ = write!(md, " {:.2}x ({m:.3}s) |", m / r.medians[0]);
-                }
-            }
-            md.push('\n');
-        }
-        let _ = write!(md, "| **geomean ratio** | 1.00x |");
-        for i in 1..self.configs.len() {
-            let g = geomean(self.results.iter().map(|r| r.medians[i] / r.medians[0]));
-            let _ = write!(md, " **{g:.2}x** |");
-        }
-        md.push_str("\n\n");
-
-        // Compile cost.
-        let compilers: Vec<&Config> = self
-            .configs
-            .iter()
-            .filter(|c| c.compiler.is_some() && !c.name.contains("no elision"))
-            .collect();
-        let _ = write!(md, "Compile time and peak RSS (wasm -> executable or loadable code):\n\n| workload | wasm size |");
-        for c in &compilers {
-            let _ = write!(md, " {} |", c.name);
-        }
-        let _ = write!(md, "\n| --- | ---: |");
-        for _ in &compilers {
-            let _ = write!(md, " ---: |");
-        }
-        md.push('\n');
-        for r in &self.results {
-            let _ = write!(md, "| {} | {} KiB |", r.name, r.wasm_bytes / 1024);
-            for c in &compilers {
-                let cost = r.compile.get(&c.name).copied().unwrap_or_default();
-                let _ = write!(md, " {:.2}s, {} MiB |", cost.secs, cost.rss_kib / 1024);
-            }
-            md.push('\n');
-        }
-        md.push('\n');
-        for r in &self.results {
-            let (Some(ours), Some(theirs)) = (
-                r.compile.get("w2native guard"),
-                r.compile.get("wasm2c + clang -O2"),
-            ) else {
-                continue;
-            };
+        if self.callgrind {
             let _ = writeln!(
+                md,
+                "Counted {} on {} (instructions are deterministic; smaller inputs: {}).",
+                self.date,
+                self.machine,
+                WORKLOADS
+                    .iter()
+                    .map(|w| format!("{} {}", w.name, w.small_args.join(" ")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        } else {
+            let _ = writeln!(
+                md,
+                "Measured {} on {}; median of {} runs, run round-robin.\n",
+                self.date, self.machine, self.runs
+            );
+            // Run time: medians and ratios.
+            let _ = write!(md, "| workload |");
+            for c in &self.configs {
+                let _ = write!(md, " {} |", c.name);
+            }
+            let _ = write!(md, "\n| --- |");
+            for _ in &self.configs {
+                let _ = write!(md, " ---: |");
+            }
+            md.push('\n');
+            for r in &self.results {
+                let _ = write!(md, "| {} ({}) |", r.name, r.what);
+                for (i, m) in r.medians.iter().enumerate() {
+                    if i == 0 {
+                        let _ = write!(md, " {m:.3}s |");
+                    } else {
+                        let _ = write!(md, " {:.2}x ({m:.3}s) |", m / r.medians[0]);
+                    }
+                }
+                md.push('\n');
+            }
+            let _ = write!(md, "| **geomean ratio** | 1.00x |");
+            for i in 1..self.configs.len() {
+                let g = geomean(self.results.iter().map(|r| r.medians[i] / r.medians[0]));
+                let _ = write!(md, " **{g:.2}x** |");
+            }
+            md.push_str("\n\n");
+
+            // Compile cost.
+            let compilers: Vec<&Config> = self
+                .configs
+                .iter()
+                .filter(|c| c.compiler.is_some() && !c.name.contains("no elision"))
+                .collect();
+            let _ = write!(md, "Compile time and peak RSS (wasm -> executable or loadable code):\n\n| workload | wasm size |");
+            for c in &compilers {
+                let _ = write!(md, " {} |", c.name);
+            }
+            let _ = write!(md, "\n| --- | ---: |");
+            for _ in &compilers {
+                let _ = write!(md, " ---: |");
+            }
+            md.push('\n');
+            for r in &self.results {
+                let _ = write!(md, "| {} | {} KiB |", r.name, r.wasm_bytes / 1024);
+                for c in &compilers {
+                    let cost = r.compile.get(&c.name).copied().unwrap_or_default();
+                    let _ = write!(md, " {:.2}s, {} MiB |", cost.secs, cost.rss_kib / 1024);
+                }
+                md.push('\n');
+            }
+            md.push('\n');
+            for r in &self.results {
+                let (Some(ours), Some(theirs)) = (
+                    r.compile.get("w2native guard"),
+                    r.compile.get("wasm2c + clang -O2"),
+                ) else {
+                    continue;
+                };
+                let _ = writeln!(
                 md,
                 "- {}: w2native compiles {:.1}x faster than wasm2c + clang -O2; explicit mode elides {} checks.",
                 r.name,
                 theirs.secs / ours.secs,
                 r.elided_checks.map_or("?".to_string(), |n| n.to_string())
             );
+            }
         }
         let counted: Vec<&WorkloadResult> = self
             .results
@@ -840,6 +875,15 @@ impl Report {
                 }
                 md.push('\n');
             }
+            let _ = write!(md, "| **geomean** | |");
+            for k in 1..first.len() {
+                let g = geomean(self.results.iter().filter_map(|r| {
+                    let c = r.callgrind.as_ref()?;
+                    Some(c[k].1 as f64 / c[0].1 as f64)
+                }));
+                let _ = write!(md, " **{g:.3}x** |");
+            }
+            md.push('\n');
         }
 
         // JSON by hand (xtask has no dependencies).
@@ -916,17 +960,24 @@ fn json_str(s: &str) -> String {
     out
 }
 
-const BEGIN: &str = "<!-- bench:begin (written by `cargo xtask bench`) -->";
-const END: &str = "<!-- bench:end -->";
+/// The generated blocks of docs/performance.md: (begin, end) markers.
+const TIMING_MARKERS: (&str, &str) = (
+    "<!-- bench:begin (written by `cargo xtask bench`) -->",
+    "<!-- bench:end -->",
+);
+const CALLGRIND_MARKERS: (&str, &str) = (
+    "<!-- callgrind:begin (written by `cargo xtask bench --callgrind`) -->",
+    "<!-- callgrind:end -->",
+);
 
-/// Replaces the generated part of docs/performance.md, keeping the notes.
-fn write_docs(markdown: &str, json: &str) -> Result<(), String> {
+/// Replaces one generated block of docs/performance.md, keeping the notes.
+fn write_docs((begin, end): (&str, &str), markdown: &str, json: &str) -> Result<(), String> {
     let path = root().join("docs/performance.md");
     let old = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| format!("# Performance\n\n{BEGIN}\n{END}\n"));
-    let generated = format!("{BEGIN}\n{markdown}\n```json\n{json}```\n{END}");
-    let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(b), Some(e)) if b < e => format!("{}{generated}{}", &old[..b], &old[e + END.len()..]),
+        .unwrap_or_else(|_| format!("# Performance\n\n{begin}\n{end}\n"));
+    let generated = format!("{begin}\n{markdown}\n```json\n{json}```\n{end}");
+    let new = match (old.find(begin), old.find(end)) {
+        (Some(b), Some(e)) if b < e => format!("{}{generated}{}", &old[..b], &old[e + end.len()..]),
         _ => format!("{old}\n{generated}\n"),
     };
     std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))?;
