@@ -58,7 +58,7 @@ __stop___ex_table __start_notes __stop_notes
 # that give it away): they must not have a shadow-stack frame, i.e. never
 # read or write __stack_pointer themselves (see arch-wasm/kernel/threads.c).
 FRAMELESS = """kernel_irq kernel_syscall kernel_thread_start wasm_cpu_get wasm_cpu_put
-wasm_cpu_transfer arch_cpu_idle __switch_to kernel_exec_path kernel_exec_args kernel_get_signal""".split()
+wasm_cpu_transfer arch_cpu_idle __switch_to kernel_exec_path kernel_exec_args kernel_get_signal kernel_preempt_flag""".split()
 
 
 def check_frameless(wasm):

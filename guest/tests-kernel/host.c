@@ -378,10 +378,25 @@ static void *typist_main(void *p)
 }
 
 static volatile s32 child_pid_seen;
+static volatile int spin_child, spin_saw_flag;
 
 /* runs on the child's own host thread (created by the kernel) */
 u32 Z_hostZ_user_clone(struct Z_host_instance_t *h, u32 task, u32 flags, u32 stack, u32 tls)
 {
+	if (spin_child) {
+		/* "user code" busy for up to 2 s, polling the preempt flag */
+		u32 flag = Z_kernelZ_kernel_preempt_flag(&kinst);
+		u64 end = now_ns(CLOCK_MONOTONIC) + 2000000000ull;
+
+		while (now_ns(CLOCK_MONOTONIC) < end) {
+			if (__atomic_load_n((u32 *)(mem() + flag), __ATOMIC_ACQUIRE)) {
+				spin_saw_flag = 1;
+				break;
+			}
+		}
+		Z_kernelZ_kernel_syscall(&kinst, 124 /* sched_yield */, 0, 0, 0, 0, 0, 0);
+		Z_kernelZ_kernel_syscall(&kinst, 94 /* exit_group */, 0, 0, 0, 0, 0, 0);
+	}
 	child_pid_seen = (s32)Z_kernelZ_kernel_syscall(&kinst, 172 /* getpid */, 0, 0, 0, 0, 0, 0);
 	Z_kernelZ_kernel_syscall(&kinst, 94 /* exit_group */, 42, 0, 0, 0, 0, 0);
 	return 99; /* not reached */
@@ -617,6 +632,27 @@ static void test_fds(void)
 	      "ret %d expirations %llu after %.1f ms", r, (unsigned long long)n, (t1 - t0) / 1e6);
 }
 
+/* a task busy in user code must yield when an interrupt woke another one */
+static void test_preempt_flag(void)
+{
+	s64 its[4] = { 0, 0, 0, 30 * 1000 * 1000 };
+	u32 buf = put("", 8), info = put("", 128);
+	s32 tfd, pid, r;
+	u64 t0, t1;
+
+	tfd = sys(NR_timerfd_create, 1, 0, 0, 0, 0, 0);
+	spin_child = 1;
+	pid = sys(NR_clone, 0x100 | 17, 0, 0, 0, 0, 0);
+	sys(NR_timerfd_settime64, tfd, 0, put(its, sizeof(its)), 0, 0, 0);
+	t0 = now_ns(CLOCK_MONOTONIC);
+	r = sys(NR_read, tfd, buf, 8, 0, 0, 0); /* the spinning child holds the CPU */
+	t1 = now_ns(CLOCK_MONOTONIC);
+	check("preempt-flag", r == 8 && spin_saw_flag && t1 - t0 < 1000000000ull,
+	      "read %d after %.1f ms, child saw flag %d", r, (t1 - t0) / 1e6, spin_saw_flag);
+	sys(NR_waitid, 1, pid, info, 4, 0, 0);
+	spin_child = 0;
+}
+
 static void test_pty(void)
 {
 	u32 ptn = put("\0\0\0\0", 4), buf = put("", 64);
@@ -667,6 +703,7 @@ u32 Z_hostZ_user_start(struct Z_host_instance_t *h, u32 task, u32 path, u32 len)
 	test_console();
 	test_fds();
 	test_pty();
+	test_preempt_flag();
 	test_clone();
 	test_sigchld_interrupts_read();
 	/* power off through the kernel: ends in host.halt(2, 0) */

@@ -15,6 +15,19 @@
 
 static unsigned long irq_stack[THREAD_SIZE / sizeof(unsigned long)] __aligned(16);
 
+/*
+ * Non-zero while a task woken by an interrupt waits for the CPU that a
+ * task executing user code holds (user code cannot be preempted). The
+ * Runner polls it (kernel_preempt_flag) and then makes any syscall.
+ */
+int wasm_preempt_pending;
+
+__attribute__((export_name("kernel_preempt_flag")))
+int *kernel_preempt_flag(void)
+{
+	return &wasm_preempt_pending;
+}
+
 /* returns true if the idle thread must be woken to reschedule */
 static noinline bool irq_in_kernel(int irq)
 {
@@ -28,6 +41,8 @@ static noinline bool irq_in_kernel(int irq)
 	wasm_irq_flags = flags;
 
 	cur = current;
+	if (!is_idle_task(cur) && cur->thread.in_user && need_resched())
+		WRITE_ONCE(wasm_preempt_pending, 1);
 	return is_idle_task(cur) && need_resched();
 }
 

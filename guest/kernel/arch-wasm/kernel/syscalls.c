@@ -73,6 +73,7 @@ static noinline long syscall_in_kernel(struct task_struct *me, long nr,
 	struct pt_regs *regs = task_pt_regs(me);
 
 	wasm_enter_as(me);
+	WRITE_ONCE(wasm_preempt_pending, 0);
 	for (;;) {
 		regs->syscall_nr = nr;
 		memcpy(regs->args, slots, sizeof(slots));

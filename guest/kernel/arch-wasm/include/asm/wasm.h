@@ -13,6 +13,7 @@ void wasm_set_sp(unsigned long sp);
 
 struct task_struct;
 extern int wasm_task_key;
+extern int wasm_preempt_pending;
 void wasm_cpu_get(void);
 void wasm_cpu_put(void);
 void wasm_cpu_transfer(int host_thread);
