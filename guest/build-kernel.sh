@@ -9,7 +9,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KDIR="$GUEST_DIR/kernel"
-need_packages linux-source-6.1 clang-19 lld-19 llvm-19 bc bison flex cpio python3 make
+need_packages linux-source-6.1 clang-19 lld-19 llvm-19 wabt gcc libc6-dev make patch xz-utils bc bison flex cpio python3
 
 TARBALL=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n1)
 [ -n "$TARBALL" ] || die "linux-source-6.1 tarball not found under /usr/src"
