@@ -628,6 +628,12 @@ static void test_fds(void)
 	r = r ? r : sys(NR_read, tfd, buf, 8, 0, 0, 0); /* blocks until the timer IRQ */
 	t1 = now_ns(CLOCK_MONOTONIC);
 	memcpy(&n, mem() + buf, 8);
+	{
+		s32 f = sys(422 /* futex_time64 */, put("\0\0\0\0", 4), 1 /* FUTEX_WAKE */, 1, 0, 0, 0);
+		check("futex-wake", f == 0, "ret %d", f);
+		f = sys(74 /* signalfd4 */, -1, put("\0\0\1\0\0\0\0\0", 8) /* SIGUSR1 */, 8, 0, 0, 0);
+		check("signalfd", f >= 0, "fd %d", f);
+	}
 	check("timerfd-50ms", r == 8 && n == 1 && t1 - t0 >= 40000000ull,
 	      "ret %d expirations %llu after %.1f ms", r, (unsigned long long)n, (t1 - t0) / 1e6);
 }
