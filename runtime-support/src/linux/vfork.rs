@@ -25,11 +25,13 @@
 //! x86_64 only for now; elsewhere (and with `W2NATIVE_VFORK=0`) `__vfork`
 //! fails with `-ENOSYS`.
 //!
-//! Known bug: after a fork-mode child (`fork()`: ash's subshells, pipelines
-//! and external commands) the parent's heap is sometimes inconsistent
-//! (mallocng's `get_meta` check traps at a later `free`), although every
-//! writable mapping of the process is saved and put back; the first fork of
-//! a shell works, later ones often do not.
+//! For fork, every mapping of the process is saved and put back, whatever
+//! its permissions in /proc/self/maps: wasm memory has no protection and
+//! this NOMMU kernel has no `mprotect` (`-ENOSYS`), so mallocng's meta
+//! area, mapped `PROT_NONE` and then "made" writable by an `mprotect`
+//! whose ENOSYS it accepts, is listed as `---p` although it holds the
+//! heap's metadata. (Saving only `rw` mappings left the child's changes to
+//! it in place: the parent's next `free` trapped in `get_meta`.)
 //!
 //! Unsafe rules of this module: P's stack is read and written by Q only
 //! while P sleeps in the kernel (checked through /proc before, and P cannot
@@ -250,7 +252,8 @@ fn parent(mode: i32, jmp: JmpBuf) -> i32 {
     child
 }
 
-/// The process's writable mappings, from the guest's /proc/self/maps (read
+/// The process's mappings (all of them are writable from wasm), from the
+/// guest's /proc/self/maps (read
 /// with syscalls as the process, into guest stack space below `sp`).
 fn writable_regions(sp: u32) -> Vec<(u32, usize)> {
     const NR_OPENAT: i32 = 56;
@@ -284,7 +287,7 @@ fn writable_regions(sp: u32) -> Vec<(u32, usize)> {
     let mut total = 0;
     for line in text.lines() {
         let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+        let Some(range) = f.next() else {
             continue;
         };
         let Some((a, b)) = range.split_once('-') else {
@@ -293,7 +296,12 @@ fn writable_regions(sp: u32) -> Vec<(u32, usize)> {
         let (Ok(a), Ok(b)) = (u32::from_str_radix(a, 16), u32::from_str_radix(b, 16)) else {
             continue;
         };
-        if perms.starts_with("rw") && b > a && total + (b - a) as usize <= LIMIT {
+        // Every mapping, whatever its permissions: wasm memory has no
+        // protection, and on this NOMMU kernel `mprotect` is -ENOSYS, so
+        // mallocng's meta area (mapped PROT_NONE, then "made" writable by
+        // an mprotect that fails with ENOSYS, which it accepts) is listed
+        // as `---p` but written all the time.
+        if b > a && total + (b - a) as usize <= LIMIT {
             total += (b - a) as usize;
             out.push((a, (b - a) as usize));
         }
