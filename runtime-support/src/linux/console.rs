@@ -51,6 +51,9 @@ fn start_reader() {
                 *SAVED.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
                 t.c_lflag &= !(libc::ICANON | libc::ECHO | libc::ISIG | libc::IEXTEN);
                 t.c_iflag &= !(libc::IXON | libc::ICRNL | libc::INLCR | libc::ISTRIP);
+                // The guest's tty does the output processing (ONLCR):
+                // the host's would turn its "\r\n" into "\r\r\n".
+                t.c_oflag &= !libc::OPOST;
                 t.c_cc[libc::VMIN] = 1;
                 t.c_cc[libc::VTIME] = 0;
                 libc::tcsetattr(0, libc::TCSANOW, &t);
