@@ -16,6 +16,7 @@
 mod bench;
 mod cross;
 mod deps;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("runtime") => cross::runtime_command(&args[1..]),
         Some("bench") => bench::bench_command(&args[1..]),
+        Some("fuzz") => fuzz::fuzz_command(&args[1..]),
         Some("guest") => guest().map(|_| ()),
         Some("run") => run(),
         _ => {
