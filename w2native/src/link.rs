@@ -160,7 +160,10 @@ pub fn link_executable(objects: &[PathBuf], target: Target, output: &Path) -> Re
         .tempfile_in(dir)
         .map_err(|e| format!("cannot write output {}: {e}", output.display()))?;
     let mut cmd = Command::new(&cc);
-    cmd.arg("-static")
+    // Static: the output runs anywhere, also under qemu-user without a
+    // sysroot. Unused runtime code and its debug info are dropped; the symbol
+    // table stays, so profilers and debuggers still name functions.
+    cmd.args(["-static", "-Wl,--gc-sections", "-Wl,--strip-debug"])
         .arg("-o")
         .arg(tmp.path())
         .args(objects)
