@@ -300,7 +300,8 @@ fn initial_stack(base: u32, size: u32, exec: &Exec) -> Option<u32> {
 
 /// What init's `/etc/init.d/rcS` would mount, done by the Runner for
 /// `-c CMD` (on init's thread, before the shell starts): /proc, /sys,
-/// /dev (devtmpfs) and /tmp. Failures are ignored, like `mount ... 2>/dev/null`.
+/// /dev (devtmpfs) and /tmp, and the host name. Failures are ignored, like
+/// `mount ... 2>/dev/null`.
 fn mount_basics() {
     const NR_MOUNT: i32 = 40;
     let k = kernel();
@@ -325,6 +326,11 @@ fn mount_basics() {
         let (src, dst, ty) = (put(source), put(target), put(fstype));
         sys(NR_MOUNT, &[src, dst, ty, 0, 0]);
     }
+    // rcS's `hostname w2native`.
+    const NR_SETHOSTNAME: i32 = 161;
+    const HOSTNAME: &[u8] = b"w2native";
+    k.write(scratch as u32, HOSTNAME);
+    sys(NR_SETHOSTNAME, &[scratch, HOSTNAME.len() as i32]);
     sys(NR_MUNMAP, &[scratch, 4096]);
 }
 
