@@ -264,10 +264,64 @@ pub fn config(rng: &mut Rng) -> wasm_smith::Config {
 
 /// The module of case `seed` (deterministic).
 pub fn generate(seed: u64) -> Result<Vec<u8>, String> {
+    let (bytes, config) = case_input(seed);
+    generate_from(&bytes, config)
+}
+
+/// The generator's input of case `seed`: its bytes and configuration.
+pub fn case_input(seed: u64) -> (Vec<u8>, wasm_smith::Config) {
     let mut rng = Rng::new(seed);
     let len = 512 + rng.below(16 << 10) as usize;
     let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
-    generate_from(&bytes, config(&mut rng))
+    let config = config(&mut rng);
+    (bytes, config)
+}
+
+/// Shrinks the generator's input of a diverging case while it still
+/// diverges: fewer input bytes (wasm-smith then stops early), fewer
+/// functions and instructions. Returns the smallest diverging module.
+pub fn reduce(seed: u64, bounds: w2native::BoundsMode) -> Option<Vec<u8>> {
+    let (mut bytes, mut config) = case_input(seed);
+    let diverges = |bytes: &[u8], config: &wasm_smith::Config| -> Option<Vec<u8>> {
+        let wasm = generate_from(bytes, config.clone()).ok()?;
+        matches!(check_one(&wasm, seed, bounds), Verdict::Diverged(_)).then_some(wasm)
+    };
+    let mut best = diverges(&bytes, &config)?;
+    loop {
+        let mut progress = false;
+        for cut in [2, 4, 8, 16, 64] {
+            let keep = bytes.len() - bytes.len() / cut;
+            if keep < bytes.len() {
+                if let Some(w) = diverges(&bytes[..keep], &config) {
+                    if w.len() < best.len() {
+                        bytes.truncate(keep);
+                        best = w;
+                        progress = true;
+                        break;
+                    }
+                }
+            }
+        }
+        for (funcs, insts) in [(1, 10), (2, 20), (4, 50), (8, 100), (16, 400)] {
+            if config.max_funcs <= funcs && config.max_instructions <= insts {
+                continue;
+            }
+            let mut smaller = config.clone();
+            smaller.max_funcs = smaller.max_funcs.min(funcs);
+            smaller.max_instructions = smaller.max_instructions.min(insts);
+            if let Some(w) = diverges(&bytes, &smaller) {
+                if w.len() < best.len() {
+                    config = smaller;
+                    best = w;
+                    progress = true;
+                    break;
+                }
+            }
+        }
+        if !progress {
+            return Some(best);
+        }
+    }
 }
 
 /// The module `wasm-smith` makes of `bytes`, with fuel instrumentation.

@@ -3,6 +3,7 @@
 //!     w2native-fuzz diff --cases N [--seed S] [--batch B] [--out DIR]
 //!     w2native-fuzz one SEED [--bounds guard|explicit]    # reproduce a case
 //!     w2native-fuzz file M.wasm [--bounds guard|explicit] # compare one module
+//!     w2native-fuzz reduce SEED                           # shrink a divergence
 //!     w2native-fuzz malformed --cases N [--seed S] [--cli PATH] [FILE.wasm..]
 //!
 //! `diff` runs cases in worker processes (this binary, `worker` command), a
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
             args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0),
             opt("--bounds").as_deref(),
         ),
+        Some("reduce") => reduce(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0)),
         Some("file") => file(
             Path::new(args.get(1).map(String::as_str).unwrap_or("")),
             opt("--bounds").as_deref(),
@@ -307,6 +309,16 @@ fn one(seed: u64, bounds: Option<&str>) -> Result<bool, String> {
     Ok(matches!(verdict, Verdict::Agree { .. }))
 }
 
+/// Shrinks diverging case `seed`, writing `reduced-SEED.wasm` here.
+fn reduce(seed: u64) -> Result<bool, String> {
+    let wasm = w2native_fuzz::reduce(seed, bounds_of(seed))
+        .ok_or(format!("seed {seed} does not diverge"))?;
+    let path = format!("reduced-{seed}.wasm");
+    std::fs::write(&path, &wasm).map_err(|e| e.to_string())?;
+    println!("{} bytes: {path}", wasm.len());
+    Ok(true)
+}
+
 /// Compares a module from a file (a saved divergence, a reduction of one).
 fn file(path: &Path, bounds: Option<&str>) -> Result<bool, String> {
     let wasm = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -374,9 +386,13 @@ fn malformed_run(
     let mut rng = w2native_fuzz::Rng::new(seed);
     let (mut compiled, mut rejected, mut findings, mut cli_checked) = (0u64, 0u64, 0u64, 0u64);
     for i in 0..cases {
-        let (name, src) = &sources[rng.below(sources.len() as u64) as usize];
-        // Large modules (the kernel) only get cheap early-failing mutants
-        // most of the time: a clean compile of them takes seconds.
+        // Half of the mutants come from the given files (real modules).
+        let pick = if !files.is_empty() && rng.below(2) == 0 {
+            rng.below(files.len() as u64)
+        } else {
+            rng.below(sources.len() as u64)
+        };
+        let (name, src) = &sources[pick as usize];
         let mutant = malformed::mutate(src, &mut rng);
         CASE_START_MS.store(start_ms(), Ordering::Relaxed);
         match malformed::check(&mutant) {
