@@ -158,8 +158,15 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
 
     // ----- linear memory -----
 
+    /// `can_move`: explicit checks load the length through it, and hoisting
+    /// it out of their loops is worth its long live range.
     fn memory_def(&self, b: &mut FunctionBuilder) -> Value {
-        self.load_vmctx_ptr(b, self.env.offsets.memory_def())
+        b.ins().load(
+            self.ptr(),
+            constant().with_can_move(),
+            self.vmctx,
+            self.env.offsets.memory_def() as i32,
+        )
     }
 
     /// Current memory length in bytes. Not readonly: `memory.grow` (here or
