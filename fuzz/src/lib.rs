@@ -426,3 +426,67 @@ pub fn check_one(wasm: &[u8], seed: u64, bounds: w2native::BoundsMode) -> Verdic
         None => Verdict::CompileError("no module loaded".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn returned(v: Value) -> Outcome {
+        Outcome {
+            calls: vec![("f".into(), CallResult::Returned(vec![v]))],
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn nans_compare_equal_other_bits_do_not() {
+        let a = returned(Value::F32(0x7fc0_0000));
+        assert_eq!(a.diff(&returned(Value::F32(0xffc0_0001))), None);
+        assert!(a.diff(&returned(Value::F32(0x3f80_0000))).is_some());
+        let z = returned(Value::F64(0));
+        assert!(
+            z.diff(&returned(Value::F64(1 << 63))).is_some(),
+            "-0 is not +0"
+        );
+    }
+
+    #[test]
+    fn stack_exhaustion_ends_the_comparison() {
+        let mut r = returned(Value::I32(1));
+        r.calls
+            .push(("g".into(), CallResult::Trapped(TrapKind::StackOverflow)));
+        r.exhausted = true;
+        let mut n = returned(Value::I32(1));
+        n.calls
+            .push(("g".into(), CallResult::Trapped(TrapKind::Unreachable)));
+        n.globals.push(("x".into(), Value::I32(5)));
+        assert_eq!(r.diff(&n), None);
+        let mut n2 = returned(Value::I32(2));
+        n2.exhausted = true;
+        assert!(
+            r.diff(&n2).is_some(),
+            "calls before the exhaustion still count"
+        );
+    }
+
+    #[test]
+    fn traps_compare_by_kind() {
+        let t = |k| Outcome {
+            calls: vec![("f".into(), CallResult::Trapped(k))],
+            ..Outcome::default()
+        };
+        assert_eq!(
+            t(TrapKind::Unreachable).diff(&t(TrapKind::Unreachable)),
+            None
+        );
+        assert!(t(TrapKind::Unreachable)
+            .diff(&t(TrapKind::MemoryOutOfBounds))
+            .is_some());
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        assert_eq!(generate(42), generate(42));
+        assert_ne!(generate(42), generate(43));
+    }
+}

@@ -152,7 +152,12 @@ struct Tally {
 }
 
 fn diff(cases: u64, seed: u64, batch: u64, out: PathBuf) -> Result<bool, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // Workers are this very binary: through /proc/self/exe they still are
+    // when a rebuild replaces the file during a long run.
+    let exe = match Path::new("/proc/self/exe") {
+        p if p.exists() => p.to_path_buf(),
+        _ => std::env::current_exe().map_err(|e| e.to_string())?,
+    };
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let start = Instant::now();
     let mut tally = Tally::default();

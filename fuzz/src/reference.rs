@@ -1,6 +1,7 @@
 //! The reference side: the module run by the `wasmi` interpreter.
 
 use crate::{arguments, CallResult, Outcome, Rng, TableState, TrapKind, Ty, Value};
+use wasmi::errors::{ErrorKind, MemoryError, TableError};
 use wasmi::{Config, Engine, Extern, ExternType, Linker, Module, Store, Val, ValType};
 
 fn engine() -> Engine {
@@ -65,7 +66,19 @@ fn trap_kind(e: &wasmi::Error) -> TrapKind {
         Some(T::BadConversionToInteger) => TrapKind::BadConversionToInteger,
         Some(T::StackOverflow) => TrapKind::StackOverflow,
         Some(T::BadSignature) => TrapKind::BadSignature,
-        _ => TrapKind::Other,
+        Some(_) => TrapKind::Other,
+        // Bulk table and memory operations report their bounds failures as
+        // table/memory errors rather than trap codes.
+        None => match e.kind() {
+            ErrorKind::Table(
+                TableError::CopyOutOfBounds
+                | TableError::InitOutOfBounds
+                | TableError::FillOutOfBounds
+                | TableError::SetOutOfBounds,
+            ) => TrapKind::TableOutOfBounds,
+            ErrorKind::Memory(MemoryError::OutOfBoundsAccess) => TrapKind::MemoryOutOfBounds,
+            _ => TrapKind::Other,
+        },
     }
 }
 
