@@ -40,14 +40,7 @@ pub fn compile_functions(
         mut desc,
         functions,
     } = info;
-    let abi = TargetAbi::new(isa);
-    let env = TranslateEnv {
-        desc: &desc,
-        offsets: desc.offsets(abi.pointer_bytes()),
-        abi,
-        bounds: opts.bounds,
-        elision: crate::translate::Elision::new(opts.elide_checks),
-    };
+    let env = translate_env(&desc, isa, opts);
 
     let results: Vec<Result<(CompiledFunction, Vec<TrapSite>)>> = functions
         .into_par_iter()
@@ -167,6 +160,22 @@ fn is_small_leaf(func: &ir::Function) -> bool {
         })
 }
 
+/// What the translator of every function of `desc` reads.
+fn translate_env<'a>(
+    desc: &'a ModuleDesc,
+    isa: &dyn TargetIsa,
+    opts: &CompileOptions,
+) -> TranslateEnv<'a> {
+    let abi = TargetAbi::new(isa);
+    TranslateEnv {
+        desc,
+        offsets: desc.offsets(abi.pointer_bytes()),
+        abi,
+        bounds: opts.bounds,
+        elision: crate::translate::Elision::new(opts.elide_checks),
+    }
+}
+
 /// The Cranelift IR of every defined function, as text (`--emit clif`),
 /// before Cranelift's own optimizations.
 pub fn functions_as_clif(
@@ -175,14 +184,7 @@ pub fn functions_as_clif(
     opts: &CompileOptions,
 ) -> Result<String> {
     let ModuleInfo { desc, functions } = info;
-    let abi = TargetAbi::new(isa);
-    let env = TranslateEnv {
-        desc: &desc,
-        offsets: desc.offsets(abi.pointer_bytes()),
-        abi,
-        bounds: opts.bounds,
-        elision: crate::translate::Elision::new(opts.elide_checks),
-    };
+    let env = translate_env(&desc, isa, opts);
     let mut builder_ctx = FunctionBuilderContext::new();
     let mut text = String::new();
     for (i, input) in functions.into_iter().enumerate() {

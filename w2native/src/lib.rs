@@ -76,17 +76,32 @@ pub struct Stats {
     pub elided_checks: usize,
 }
 
-/// Compiles one module to a relocatable object (bytes of an ELF file).
-pub fn compile_module(
-    wasm: &[u8],
+/// Parses and validates the module sections, and sets up the target ISA.
+fn parse_for_target<'a>(
+    wasm: &'a [u8],
     opts: &CompileOptions,
-) -> Result<(Vec<u8>, Stats), CompileError> {
+) -> Result<
+    (
+        module_info::ModuleInfo<'a>,
+        cranelift_codegen::isa::OwnedTargetIsa,
+    ),
+    CompileError,
+> {
     let info = module_info::ModuleInfo::parse(wasm, &opts.module_name)
         .map_err(|e| e.in_module(&opts.module_name))?;
     let isa = opts.target.isa().map_err(|message| CompileError::Codegen {
         loc: Location::default(),
         message,
     })?;
+    Ok((info, isa))
+}
+
+/// Compiles one module to a relocatable object (bytes of an ELF file).
+pub fn compile_module(
+    wasm: &[u8],
+    opts: &CompileOptions,
+) -> Result<(Vec<u8>, Stats), CompileError> {
+    let (info, isa) = parse_for_target(wasm, opts)?;
     let compiled = codegen::compile_functions(info, &*isa, opts)
         .map_err(|e| e.in_module(&opts.module_name))?;
     let stats = Stats {
@@ -109,12 +124,7 @@ pub fn compile_module(
 
 /// The translated Cranelift IR of every function, as text.
 pub fn emit_clif(wasm: &[u8], opts: &CompileOptions) -> Result<String, CompileError> {
-    let info = module_info::ModuleInfo::parse(wasm, &opts.module_name)
-        .map_err(|e| e.in_module(&opts.module_name))?;
-    let isa = opts.target.isa().map_err(|message| CompileError::Codegen {
-        loc: Location::default(),
-        message,
-    })?;
+    let (info, isa) = parse_for_target(wasm, opts)?;
     codegen::functions_as_clif(info, &*isa, opts).map_err(|e| e.in_module(&opts.module_name))
 }
 
