@@ -157,5 +157,10 @@ fn run() -> Result<(), String> {
         .arg("-o")
         .arg(&output))?;
     step("booting linux-x64 (exit the shell to return)");
-    sh(&mut Command::new(&output))
+    let status = Command::new(&output)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", output.display()))?;
+    // The guest's exit status is the image's: pass it on, it is not an error
+    // of this command.
+    std::process::exit(status.code().unwrap_or(1))
 }
