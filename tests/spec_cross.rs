@@ -20,7 +20,6 @@
 //! `N passed, N failed` per target.
 
 use rayon::prelude::*;
-use runtime_support::Val;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -30,8 +29,8 @@ use std::time::{Duration, Instant};
 use w2native::{link, BoundsMode, CompileOptions, Target};
 use w2native_environ::symbols;
 use w2native_spec_driver::{format_val, hex, parse_val};
-use wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
-use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
+use w2native_tests::wast_runner::{arg_val, matches_ret};
+use wast::{QuoteWat, WastDirective, WastExecute, WastInvoke, WastRet};
 
 /// How long one file's executable may run under qemu.
 const FILE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -621,56 +620,5 @@ fn judge(reply: &str, expect: &Expect<'_>) -> Result<bool, String> {
             Ok(true)
         }
         (Expect::Exception, _) => Err(format!("expected an exception, got {reply}")),
-    }
-}
-
-fn arg_val(arg: &WastArg<'_>) -> Result<Val, String> {
-    let WastArg::Core(core) = arg else {
-        return Err("component-model argument".into());
-    };
-    Ok(match core {
-        WastArgCore::I32(v) => Val::I32(*v),
-        WastArgCore::I64(v) => Val::I64(*v),
-        WastArgCore::F32(v) => Val::F32(v.bits),
-        WastArgCore::F64(v) => Val::F64(v.bits),
-        WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
-        WastArgCore::RefNull(HeapType::Abstract {
-            ty: AbstractHeapType::Func,
-            ..
-        }) => Val::FuncRef(0),
-        WastArgCore::RefNull(_) => Val::ExternRef(0),
-        // Host references are small integers; +1 keeps them distinct from null.
-        WastArgCore::RefExtern(n) | WastArgCore::RefHost(n) => Val::ExternRef(*n as usize + 1),
-    })
-}
-
-fn matches_ret(v: &Val, expected: &WastRet<'_>) -> bool {
-    let WastRet::Core(core) = expected else {
-        return false;
-    };
-    matches_core(v, core)
-}
-
-fn matches_core(v: &Val, expected: &WastRetCore<'_>) -> bool {
-    match (v, expected) {
-        (Val::I32(a), WastRetCore::I32(b)) => a == b,
-        (Val::I64(a), WastRetCore::I64(b)) => a == b,
-        (Val::F32(a), WastRetCore::F32(p)) => match p {
-            NanPattern::CanonicalNan => a & 0x7fff_ffff == 0x7fc0_0000,
-            NanPattern::ArithmeticNan => a & 0x7fc0_0000 == 0x7fc0_0000,
-            NanPattern::Value(b) => *a == b.bits,
-        },
-        (Val::F64(a), WastRetCore::F64(p)) => match p {
-            NanPattern::CanonicalNan => a & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
-            NanPattern::ArithmeticNan => a & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
-            NanPattern::Value(b) => *a == b.bits,
-        },
-        (Val::FuncRef(r) | Val::ExternRef(r), WastRetCore::RefNull(_)) => *r == 0,
-        (Val::ExternRef(r), WastRetCore::RefExtern(Some(n))) => *r == *n as usize + 1,
-        (Val::ExternRef(r), WastRetCore::RefExtern(None)) => *r != 0,
-        (Val::ExternRef(r), WastRetCore::RefHost(n)) => *r == *n as usize + 1,
-        (Val::FuncRef(r), WastRetCore::RefFunc(_)) => *r != 0,
-        (v, WastRetCore::Either(options)) => options.iter().any(|o| matches_core(v, o)),
-        _ => false,
     }
 }

@@ -429,7 +429,7 @@ fn check_trap(e: &TrapError, expected: &str) -> Step {
     }
 }
 
-fn arg_val(arg: &WastArg<'_>) -> Result<Val, String> {
+pub fn arg_val(arg: &WastArg<'_>) -> Result<Val, String> {
     let WastArg::Core(core) = arg else {
         return Err("component-model argument".into());
     };
@@ -449,14 +449,14 @@ fn arg_val(arg: &WastArg<'_>) -> Result<Val, String> {
     })
 }
 
-fn matches_ret(v: &Val, expected: &WastRet<'_>) -> bool {
+pub fn matches_ret(v: &Val, expected: &WastRet<'_>) -> bool {
     let WastRet::Core(core) = expected else {
         return false;
     };
     matches_core(v, core)
 }
 
-fn matches_core(v: &Val, expected: &WastRetCore<'_>) -> bool {
+pub fn matches_core(v: &Val, expected: &WastRetCore<'_>) -> bool {
     match (v, expected) {
         (Val::I32(a), WastRetCore::I32(b)) => a == b,
         (Val::I64(a), WastRetCore::I64(b)) => a == b,
