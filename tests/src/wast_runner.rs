@@ -27,6 +27,54 @@ pub struct Report {
     pub skip_reasons: Vec<String>,
 }
 
+impl Report {
+    pub fn fail(&mut self, file: &str, line: usize, message: String) {
+        self.failed += 1;
+        self.failures.push(format!("{file}:{line}: {message}"));
+    }
+
+    pub fn skip(&mut self, reason: &str) {
+        self.skipped += 1;
+        if !self.skip_reasons.iter().any(|r| r == reason) {
+            self.skip_reasons.push(reason.to_string());
+        }
+    }
+}
+
+/// The sum of several files' reports, printed the same way by every spec
+/// harness: one line per file, then its first failures.
+#[derive(Default, Debug)]
+pub struct Totals {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// Skip reasons of all files, deduplicated.
+    pub reasons: Vec<String>,
+}
+
+impl Totals {
+    pub fn add(&mut self, label: &str, r: &Report) {
+        println!(
+            "spec {label:<40} {:>5} passed {:>4} failed {:>4} skipped",
+            r.passed, r.failed, r.skipped
+        );
+        for f in r.failures.iter().take(20) {
+            println!("    FAIL {f}");
+        }
+        if r.failures.len() > 20 {
+            println!("    ... and {} more failures", r.failures.len() - 20);
+        }
+        self.passed += r.passed;
+        self.failed += r.failed;
+        self.skipped += r.skipped;
+        for reason in &r.skip_reasons {
+            if !self.reasons.contains(reason) {
+                self.reasons.push(reason.clone());
+            }
+        }
+    }
+}
+
 /// Options of a run.
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
@@ -165,12 +213,7 @@ impl Runner<'_> {
         match outcome {
             Ok(Ok(Outcome::Pass)) => self.report.passed += 1,
             Ok(Ok(Outcome::Quiet)) => {}
-            Ok(Ok(Outcome::Skip(reason))) => {
-                self.report.skipped += 1;
-                if !self.report.skip_reasons.contains(&reason) {
-                    self.report.skip_reasons.push(reason);
-                }
-            }
+            Ok(Ok(Outcome::Skip(reason))) => self.report.skip(&reason),
             Ok(Err(message)) => self.fail(line, message),
             Err(panic) => {
                 let msg = panic
@@ -184,10 +227,7 @@ impl Runner<'_> {
     }
 
     fn fail(&mut self, line: usize, message: String) {
-        self.report.failed += 1;
-        self.report
-            .failures
-            .push(format!("{}:{line}: {message}", self.file));
+        self.report.fail(self.file, line, message);
     }
 
     fn directive(&mut self, d: WastDirective<'_>) -> Step {
