@@ -475,6 +475,10 @@ fn execve(path: u32, argv: u32, envp: u32) -> i32 {
     else {
         return -EFAULT;
     };
+    let argv_v = match script_interpreter(path) {
+        Some(interp) => script_argv(interp, &p, argv_v),
+        None => argv_v,
+    };
     let exec = Exec {
         path: String::from_utf8_lossy(&p).into_owned(),
         argv: argv_v,
@@ -492,6 +496,69 @@ fn execve(path: u32, argv: u32, envp: u32) -> i32 {
     // SAFETY: unwinds to the `catch_traps` of `_start`'s call in `start`;
     // the skipped frames are the old program's, which is abandoned.
     unsafe { raise_exit(0) }
+}
+
+/// The `#!` line of the file at guest address `path`, split like the
+/// kernel's binfmt_script does: the interpreter and at most one argument
+/// (the rest of the line, trimmed). The kernel then execs the interpreter,
+/// but the program the Runner starts gets the argv captured here, so the
+/// Runner has to rewrite it the same way (else `./script arg` started
+/// busybox as `script`: "applet not found"). Read through the guest's own
+/// syscalls, with scratch memory below its stack pointer.
+fn script_interpreter(path: u32) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    const NR_OPENAT: i32 = 56;
+    const NR_CLOSE: i32 = 57;
+    const NR_READ: i32 = 63;
+    const AT_FDCWD: i32 = -100;
+    const O_RDONLY_CLOEXEC: i32 = 0o2000000;
+    // binfmt_script's BINPRM_BUF_SIZE.
+    const HEAD: u32 = 256;
+    let sp = CURRENT.with(|c| c.borrow().as_ref().map(|c| c.stack_pointer.get()))?;
+    let Val::I32(sp) = sp else { return None };
+    let buf = ((sp as u32).checked_sub(HEAD + 64)?) & !15;
+    let fd = sys(NR_OPENAT, &[AT_FDCWD, path as i32, O_RDONLY_CLOEXEC]);
+    if is_err(fd) {
+        return None;
+    }
+    let n = sys(NR_READ, &[fd, buf as i32, HEAD as i32]);
+    sys(NR_CLOSE, &[fd]);
+    if is_err(n) || n < 3 {
+        return None;
+    }
+    parse_shebang(&kernel().read(buf, n as usize))
+}
+
+/// Interpreter and optional argument of a `#!` line (binfmt_script rules).
+fn parse_shebang(head: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = line.iter().position(|b| !blank(b))?;
+    let line = &line[start..];
+    let end = line.iter().rposition(|b| !blank(b))? + 1;
+    let line = &line[..end];
+    let split = line.iter().position(blank).unwrap_or(line.len());
+    let interp = line[..split].to_vec();
+    let rest = &line[split..];
+    let arg = rest
+        .iter()
+        .position(|b| !blank(b))
+        .map(|i| rest[i..].to_vec());
+    Some((interp, arg))
+}
+
+/// argv for a script: interpreter, its argument, the script's path, then
+/// the original arguments after argv[0] (what binfmt_script passes).
+fn script_argv(
+    (interp, arg): (Vec<u8>, Option<Vec<u8>>),
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+) -> Vec<Vec<u8>> {
+    let mut out = vec![interp];
+    out.extend(arg);
+    out.push(path.to_vec());
+    out.extend(argv.into_iter().skip(1));
+    out
 }
 
 /// Runs the handlers of signals the kernel delivered to this task; returns
@@ -682,4 +749,28 @@ pub fn thread_main(flags: u32, stack: u32, tls: u32) -> i32 {
 
 unsafe extern "C" fn vfork(_vmctx: *mut VMContext, mode: i32) -> i32 {
     super::vfork::vfork(mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_shebang, script_argv};
+
+    #[test]
+    fn shebang_lines() {
+        let v = |s: &str| s.as_bytes().to_vec();
+        assert_eq!(
+            parse_shebang(b"#!/bin/sh\necho"),
+            Some((v("/bin/sh"), None))
+        );
+        assert_eq!(
+            parse_shebang(b"#! /usr/bin/env  sh -e \t\nx"),
+            Some((v("/usr/bin/env"), Some(v("sh -e"))))
+        );
+        assert_eq!(parse_shebang(b"#!  \n"), None);
+        assert_eq!(parse_shebang(b"echo hi\n"), None);
+        assert_eq!(
+            script_argv((v("/bin/sh"), Some(v("-e"))), b"./t", vec![v("t"), v("a")]),
+            vec![v("/bin/sh"), v("-e"), v("./t"), v("a")]
+        );
+    }
 }
