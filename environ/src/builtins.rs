@@ -52,6 +52,11 @@ macro_rules! foreach_builtin {
             exn_rethrow(vmctx: vmctx, buffer: pointer) -> i32;
             exn_tag(vmctx: vmctx, tag: i32) -> pointer;
             exn_invoke_caught(vmctx: vmctx, buffer: pointer) -> i32;
+            // Called by code compiled with interrupt checks when
+            // `vmctx.interrupt` is non-zero; clears it and lets the runtime
+            // act (the Linux Runner delivers signals and lets the kernel
+            // schedule). Returns 0.
+            interrupt(vmctx: vmctx) -> i32;
         }
     };
 }

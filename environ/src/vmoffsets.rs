@@ -11,7 +11,9 @@
 //!   +6P       tables        *[*VMTable]       one per table index
 //!   +7P       instance      *runtime instance (opaque to compiled code)
 //!   +8P       tls           per-instance slot for the runtime (opaque)
-//!   +9P       imported_funcs: [VMFuncImport; num_imported_funcs]
+//!   +9P       interrupt     u32 flag (+ padding): non-zero asks code compiled
+//!                           with interrupt checks to call `Builtin::interrupt`
+//!   +10P      imported_funcs: [VMFuncImport; num_imported_funcs]
 //!   then      globals:        [16 bytes; num_globals]
 //!             a defined global holds its value in the slot (little endian,
 //!             from byte 0); an imported global's slot holds a pointer to the
@@ -75,8 +77,14 @@ impl VMOffsets {
     pub fn tls(&self) -> u32 {
         8 * self.ptr
     }
-    fn header_size(&self) -> u32 {
+    /// The interrupt flag: a `u32` the runtime sets from any thread and
+    /// compiled code with interrupt checks loads at function entries and
+    /// loop headers (the rest of the pointer-sized slot is padding).
+    pub fn interrupt(&self) -> u32 {
         9 * self.ptr
+    }
+    fn header_size(&self) -> u32 {
+        10 * self.ptr
     }
 
     pub fn imported_func(&self, index: u32) -> u32 {
@@ -143,8 +151,8 @@ mod tests {
     #[test]
     fn globals_are_aligned_and_after_imports() {
         let o = VMOffsets::new(8, 3, 2);
-        assert_eq!(o.imported_func(0), 72);
-        assert_eq!(o.imported_func_vmctx(2), 72 + 32 + 8);
+        assert_eq!(o.imported_func(0), 80);
+        assert_eq!(o.imported_func_vmctx(2), 80 + 32 + 8);
         assert_eq!(o.global(0) % GLOBAL_SLOT_SIZE, 0);
         assert!(o.global(0) >= o.imported_func(2) + 16);
         assert_eq!(o.size(), o.global(1) + 16);

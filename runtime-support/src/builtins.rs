@@ -281,6 +281,14 @@ mod imp {
         unsafe { crate::atomics::wait64(p as *const u64, expected as u64, timeout_ns) }
     }
 
+    pub unsafe extern "C" fn interrupt(vmctx: *mut VMContext) -> i32 {
+        // SAFETY: compiled code passes its own live vmctx (module rules).
+        if unsafe { (*vmctx).take_interrupt() } {
+            crate::linux::interrupt::interrupted(vmctx);
+        }
+        0
+    }
+
     pub unsafe extern "C" fn memory_atomic_notify(
         vmctx: *mut VMContext,
         addr: i32,

@@ -67,6 +67,25 @@ pub struct VMContext {
     pub tables: *const *mut VMTable,
     pub instance: *const u8,
     pub tls: usize,
+    /// Non-zero: code compiled with interrupt checks calls the `interrupt`
+    /// builtin at its next function entry or loop header. Set from any
+    /// thread (see [`VMContext::request_interrupt`]).
+    pub interrupt: std::sync::atomic::AtomicU32,
+    pub interrupt_pad: u32,
+}
+
+impl VMContext {
+    /// Asks the code running in this instance to call the `interrupt`
+    /// builtin soon. Code compiled without interrupt checks never looks.
+    pub fn request_interrupt(&self) {
+        self.interrupt
+            .store(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Clears the request; returns whether there was one.
+    pub fn take_interrupt(&self) -> bool {
+        self.interrupt.swap(0, std::sync::atomic::Ordering::Acquire) != 0
+    }
 }
 
 /// An owned, zeroed `VMContext` allocation of the size a module needs.
@@ -163,6 +182,7 @@ mod tests {
         assert_eq!(offset_of!(VMContext, tables) as u32, o.tables());
         assert_eq!(offset_of!(VMContext, instance) as u32, o.instance());
         assert_eq!(offset_of!(VMContext, tls) as u32, o.tls());
+        assert_eq!(offset_of!(VMContext, interrupt) as u32, o.interrupt());
         assert_eq!(size_of::<VMContext>() as u32, o.imported_func(0));
 
         assert_eq!(size_of::<VMFuncImport>() as u32, o.size_of_func_import());

@@ -1522,6 +1522,8 @@ mod tests {
             tables: std::ptr::null(),
             instance: std::ptr::null(),
             tls: 0,
+            interrupt: Default::default(),
+            interrupt_pad: 0,
         }
     }
 

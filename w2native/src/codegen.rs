@@ -173,6 +173,7 @@ fn translate_env<'a>(
         abi,
         bounds: opts.bounds,
         elision: crate::translate::Elision::new(opts.elide_checks),
+        interruptible: opts.interruptible.unwrap_or(false),
     }
 }
 

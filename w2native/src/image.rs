@@ -353,6 +353,14 @@ pub fn build_linux_image(
     for (input, namespace) in [(Some(kernel), KERNEL_NAMESPACE), (user, USER_NAMESPACE)] {
         let Some(mut input) = input else { continue };
         input.opts.namespace = namespace.to_string();
+        // Busy user code must stay interruptible (signals, scheduling; see
+        // runtime-support/src/linux/interrupt.rs); the kernel runs under
+        // its CPU lock and is never interrupted that way.
+        input.opts.interruptible = if namespace == USER_NAMESPACE {
+            Some(input.opts.interruptible.unwrap_or(true))
+        } else {
+            Some(false)
+        };
         let (object, s) = compile_module(input.wasm, &input.opts).map_err(|e| e.to_string())?;
         let path = dir.path().join(format!("{namespace}.o"));
         std::fs::write(&path, &object).map_err(|e| format!("{}: {e}", path.display()))?;

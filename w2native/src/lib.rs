@@ -51,6 +51,12 @@ pub struct CompileOptions {
     pub verify: bool,
     /// Let `boundscheck-elision` remove redundant explicit checks.
     pub elide_checks: bool,
+    /// Interrupt checks at function entries and loop headers, so a runtime
+    /// can stop running code from another thread (`translate/interrupt.rs`).
+    /// `None`: the default of the module's role, on for the user module of
+    /// a Linux image (`image::build_linux_image`), off otherwise; a kernel
+    /// never has them.
+    pub interruptible: Option<bool>,
 }
 
 impl CompileOptions {
@@ -62,6 +68,7 @@ impl CompileOptions {
             module_name: module_name.to_string(),
             verify: cfg!(debug_assertions),
             elide_checks: true,
+            interruptible: None,
         }
     }
 }

@@ -40,6 +40,17 @@ struct CodegenArgs {
     /// Run the Cranelift IR verifier on every function.
     #[arg(long)]
     verify: bool,
+    /// Interrupt checks at function entries and loop headers, so the runtime
+    /// can stop busy code (signals into running code). Default: on for the
+    /// user program of a Linux image, off otherwise; never in a kernel.
+    #[arg(long, value_enum, value_name = "on|off")]
+    interrupt_checks: Option<OnOff>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -297,6 +308,7 @@ fn read_input(
     opts.bounds = codegen.bounds.into();
     opts.elide_checks = !codegen.no_elision;
     opts.verify = codegen.verify;
+    opts.interruptible = codegen.interrupt_checks.map(|c| c == OnOff::On);
     Ok((wasm, opts))
 }
 

@@ -69,6 +69,12 @@ fn entries() -> Vec<Entry> {
         ("console_read", console_read as *const u8, "ii", Some(I32)),
         ("user_start", user_start as *const u8, "iii", Some(I32)),
         ("user_clone", user_clone as *const u8, "iiii", Some(I32)),
+        (
+            "user_kick",
+            super::interrupt::user_kick as *const u8,
+            "i",
+            None,
+        ),
     ]
 }
 

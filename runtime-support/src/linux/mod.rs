@@ -26,6 +26,7 @@
 pub mod console;
 pub mod hostops;
 pub mod image;
+pub mod interrupt;
 pub mod kernel;
 pub mod process;
 pub mod selftest;

@@ -233,6 +233,7 @@ pub(crate) fn set_current(
     instance: &Instance,
     stack_pointer: Global,
 ) {
+    super::interrupt::running_in(instance);
     CURRENT.with(|c| {
         *c.borrow_mut() = Some(Current {
             pid,
@@ -563,7 +564,7 @@ fn script_argv(
 
 /// Runs the handlers of signals the kernel delivered to this task; returns
 /// the `sa_flags` of the last one, or `None` if there was none.
-fn deliver_signals(_vmctx: *mut VMContext) -> Option<u32> {
+pub(crate) fn deliver_signals(_vmctx: *mut VMContext) -> Option<u32> {
     let k = kernel();
     let (sp_global, signal) = CURRENT.with(|c| {
         c.borrow()

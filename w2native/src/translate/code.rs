@@ -398,6 +398,9 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
                 self.jump(header, &args);
                 self.b.switch_to_block(header);
                 let header_params = self.b.block_params(header).to_vec();
+                if self.env.env.interruptible {
+                    super::interrupt::emit_check(&mut self.b, &mut self.env);
+                }
                 self.control.push(Frame {
                     kind: Kind::Loop { header },
                     dest,

@@ -64,6 +64,7 @@ impl Jit {
             abi,
             bounds,
             elision: Default::default(),
+            interruptible: false,
         };
 
         // Compile every function; keep code and call relocations.

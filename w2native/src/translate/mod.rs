@@ -16,6 +16,7 @@ mod code;
 mod env;
 #[cfg(test)]
 mod exec_tests;
+mod interrupt;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +36,9 @@ pub struct TranslateEnv<'a> {
     pub bounds: BoundsMode,
     /// Explicit bounds checks removed by `boundscheck-elision`.
     pub elision: Elision,
+    /// Interrupt checks at function entries and loop headers
+    /// (`interrupt.rs`).
+    pub interruptible: bool,
 }
 
 /// Whether `boundscheck-elision` runs, and how many checks it removed (all
@@ -152,6 +156,9 @@ fn translate(
 
     let mut fenv = env::FuncEnv::new(env, vmctx);
     fenv.init_entry(&mut b);
+    if env.interruptible && interrupt::entry_needs_check(OperatorsReader::new(reader.clone())) {
+        interrupt::emit_check(&mut b, &mut fenv);
+    }
     let results: Vec<ir::Type> = ty.results.iter().map(|&t| env.abi.ir_type(t)).collect();
     let mut t = code::CodeTranslator::new(b, fenv, locals, &results);
 
@@ -175,7 +182,7 @@ fn translate(
     };
     t.b.finalize(frontend);
     if env.bounds == BoundsMode::Explicit && env.elision.enabled {
-        let n = env::elide_dominated_checks(&mut func);
+        let n = env::elide_checks(env, &mut func);
         env.elision
             .elided
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);

@@ -31,6 +31,7 @@ fn translate_for(
         abi,
         bounds,
         elision: Default::default(),
+        interruptible: false,
     };
     let mut ctx = FunctionBuilderContext::new();
     let mut out = Vec::new();
@@ -468,6 +469,7 @@ fn builder_context_is_clean_after_an_error() {
         abi,
         bounds: BoundsMode::Guard,
         elision: Default::default(),
+        interruptible: false,
     };
     let mut ctx = FunctionBuilderContext::new();
     let mut inputs = info.functions.into_iter();
