@@ -346,6 +346,17 @@ void Z_hostZ_initrd_copy(struct Z_host_instance_t *h, u32 dst)
 {
 }
 
+/* ---------- console output and size ---------- */
+void Z_hostZ_console_write(struct Z_host_instance_t *h, u32 buf, u32 len)
+{
+	Z_hostZ_print(h, buf, len);
+}
+
+u32 Z_hostZ_console_winsize(struct Z_host_instance_t *h)
+{
+	return 24 << 16 | 80;
+}
+
 /* ---------- console input ---------- */
 static pthread_mutex_t input_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *input_data;
@@ -583,7 +594,8 @@ static void test_clone(void)
 /* SIGCHLD must interrupt a blocking read (the shell prompt bug of WasmLinux) */
 static void test_sigchld_interrupts_read(void)
 {
-	u32 act = put("", 16), handler = put("\0\0\0\0", 4), buf = put("", 16);
+	static const char zeros[144];
+	u32 act = put("", 16), handler = put(zeros, 144), buf = put("", 16);
 	u32 info = put("", 128);
 	s32 fd, pid, r, sig;
 	u32 h = 0;
@@ -597,7 +609,7 @@ static void test_sigchld_interrupts_read(void)
 	pid = sys(NR_clone, 0x100 | 17, 0, 0, 0, 0, 0);
 	/* blocks: nobody types; the child's exit must end it */
 	r = sys(NR_read, fd, buf, 16, 0, 0, 0);
-	sig = (s32)Z_kernelZ_kernel_get_signal(&kinst, handler);
+	sig = (s32)Z_kernelZ_kernel_get_signal(&kinst, handler, 144);
 	memcpy(&h, mem() + handler, 4);
 	check("sigchld-interrupts-read", r == -4 /* EINTR */ && sig == 17 && h == 12345,
 	      "read %d, signal %d, handler %u", r, sig, h);

@@ -1,1 +1,1 @@
-ps
+ps > /tmp/ps.txt; grep -v ' \[.*\]$' /tmp/ps.txt

@@ -8,12 +8,14 @@
 //!   for every target;
 //! - `runtime [--target T]`: build the runtime for x86_64, aarch64 or
 //!   riscv64 (cross builds use Debian's Rust, see `cross.rs`);
-//! - `guest`: build kernel.wasm and busybox.wasm (cached by input hash).
+//! - `guest`: build kernel.wasm and busybox.wasm (cached by input hash);
+//! - `boot-bench`: time the Linux image's build, boot and idle CPU.
 //!
 //! Everything a fresh Debian bookworm machine lacks is installed here with
 //! apt-get; nothing relies on a package installed by hand.
 
 mod bench;
+mod boot_bench;
 mod cross;
 mod deps;
 mod fuzz;
@@ -28,12 +30,13 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("runtime") => cross::runtime_command(&args[1..]),
         Some("bench") => bench::bench_command(&args[1..]),
+        Some("boot-bench") => boot_bench::boot_bench_command(&args[1..]),
         Some("fuzz") => fuzz::fuzz_command(&args[1..]),
         Some("guest") => guest().map(|_| ()),
         Some("run") => run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime (all targets)\n  runtime [--target x86_64|aarch64|riscv64]  build the runtime for a target (default: all)\n  guest   build kernel.wasm and busybox.wasm (cached)"
+                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime (all targets)\n  runtime [--target x86_64|aarch64|riscv64]  build the runtime for a target (default: all)\n  guest   build kernel.wasm and busybox.wasm (cached)\n  boot-bench [--runs N] [--idle-secs S]  time the Linux image: build, -c true, first prompt, idle CPU"
             );
             return ExitCode::from(2);
         }

@@ -38,7 +38,10 @@ pub fn start() {
         .iter()
         .any(|i| i.module == "host" && i.field == "console_read");
     if has_input {
-        STARTED.call_once(start_reader);
+        STARTED.call_once(|| {
+            super::winsize::start();
+            start_reader()
+        });
     }
 }
 

@@ -67,6 +67,13 @@ fn entries() -> Vec<Entry> {
         ("initrd_size", initrd_size as *const u8, "", Some(I32)),
         ("initrd_copy", initrd_copy as *const u8, "i", None),
         ("console_read", console_read as *const u8, "ii", Some(I32)),
+        ("console_write", console_write as *const u8, "ii", None),
+        (
+            "console_winsize",
+            console_winsize as *const u8,
+            "",
+            Some(I32),
+        ),
         ("user_start", user_start as *const u8, "iii", Some(I32)),
         ("user_clone", user_clone as *const u8, "iiii", Some(I32)),
         (
@@ -439,6 +446,18 @@ unsafe extern "C" fn initrd_copy(_vmctx: *mut VMContext, dst: i32) {
 
 unsafe extern "C" fn console_read(_vmctx: *mut VMContext, buf: i32, size: i32) -> i32 {
     super::console::read(buf as u32, size.max(0) as usize)
+}
+
+/// Output of the console tty (what programs write): never filtered, unlike
+/// the kernel log in `print`.
+unsafe extern "C" fn console_write(_vmctx: *mut VMContext, buf: i32, len: i32) {
+    let bytes = kernel().read(buf as u32, len.max(0) as usize);
+    let _guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
+    write_all(1, &bytes);
+}
+
+unsafe extern "C" fn console_winsize(_vmctx: *mut VMContext) -> i32 {
+    super::winsize::get()
 }
 
 // ---------------------------------------------------------------------------

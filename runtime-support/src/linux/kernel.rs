@@ -19,7 +19,7 @@ use crate::instance::{Extern, Instance, Module};
 use crate::vm::{memory_len, VMContext};
 
 type Fn1 = unsafe extern "C" fn(*mut VMContext, i32);
-type Fn1R = unsafe extern "C" fn(*mut VMContext, i32) -> i32;
+type Fn2R = unsafe extern "C" fn(*mut VMContext, i32, i32) -> i32;
 type Fn7R = unsafe extern "C" fn(*mut VMContext, i32, i32, i32, i32, i32, i32, i32) -> i32;
 
 /// The kernel instance and the native entry points of its exports.
@@ -30,7 +30,7 @@ pub struct Kernel {
     thread_start: Fn1,
     irq: Fn1,
     syscall: Fn7R,
-    get_signal: Fn1R,
+    get_signal: Fn2R,
 }
 
 // SAFETY: the instance lives for the whole process; its exports may be
@@ -41,6 +41,14 @@ unsafe impl Send for Kernel {}
 unsafe impl Sync for Kernel {}
 
 static KERNEL: OnceLock<Kernel> = OnceLock::new();
+
+/// Size of what `kernel_get_signal` writes (docs/host-abi.md): handler,
+/// `sa_flags`, the mask to restore after the handler, then the siginfo.
+pub const SIGNAL_SIZE: u32 = 16 + 128;
+
+/// Arch-private syscall of the Runner (never a user program's): tell the
+/// kernel where a new program's argument and environment strings are.
+pub const NR_SET_MM_ARGS: i32 = 0xf0001;
 
 /// The kernel; only valid once [`Kernel::instantiate`] succeeded.
 pub fn kernel() -> &'static Kernel {
@@ -132,7 +140,7 @@ impl Kernel {
         let thread_start = entry("kernel_thread_start", sig(&[I32], &[]))?;
         let irq = entry("kernel_irq", sig(&[I32], &[]))?;
         let syscall = entry("kernel_syscall", sig(&[I32; 7], &[I32]))?;
-        let get_signal = entry("kernel_get_signal", sig(&[I32], &[I32]))?;
+        let get_signal = entry("kernel_get_signal", sig(&[I32; 2], &[I32]))?;
         // SAFETY: each pointer is a defined function whose wasm type was
         // checked above; its native signature is `fn(vmctx, params..)`.
         let k = unsafe {
@@ -143,7 +151,7 @@ impl Kernel {
                 thread_start: std::mem::transmute::<*const u8, Fn1>(thread_start),
                 irq: std::mem::transmute::<*const u8, Fn1>(irq),
                 syscall: std::mem::transmute::<*const u8, Fn7R>(syscall),
-                get_signal: std::mem::transmute::<*const u8, Fn1R>(get_signal),
+                get_signal: std::mem::transmute::<*const u8, Fn2R>(get_signal),
             }
         };
         KERNEL
@@ -185,10 +193,11 @@ impl Kernel {
         unsafe { (self.syscall)(self.vmctx, nr, a[0], a[1], a[2], a[3], a[4], a[5]) }
     }
 
-    /// `kernel_get_signal(handler_out)`.
-    pub fn get_signal(&self, handler_out: u32) -> i32 {
+    /// `kernel_get_signal(out, size)`: the signal whose handler must run
+    /// (0: none) and, at `out`, its [`SIGNAL_SIZE`]-byte description.
+    pub fn get_signal(&self, out: u32) -> i32 {
         // SAFETY: as in `boot`.
-        unsafe { (self.get_signal)(self.vmctx, handler_out as i32) }
+        unsafe { (self.get_signal)(self.vmctx, out as i32, SIGNAL_SIZE as i32) }
     }
 
     /// Committed size of the kernel's memory in bytes.

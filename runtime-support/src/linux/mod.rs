@@ -32,6 +32,7 @@ pub mod process;
 pub mod selftest;
 pub mod sync;
 pub mod vfork;
+pub mod winsize;
 
 use std::ffi::{c_char, CStr};
 use std::sync::OnceLock;

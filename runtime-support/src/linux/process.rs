@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 use w2native_environ::{FuncType, Import, ImportKind, TableType, ValType};
 
 use super::hostops::{pass_thread_exit, write_all};
-use super::kernel::kernel;
+use super::kernel::{kernel, NR_SET_MM_ARGS, SIGNAL_SIZE};
 use crate::instance::{Extern, Func, Global, Instance, Module, Table, Val};
 use crate::traphandlers::{raise_exit, TrapError};
 use crate::vm::VMContext;
@@ -39,9 +39,7 @@ use crate::vm::VMContext;
 const NR_EXIT: i32 = 93;
 const NR_EXIT_GROUP: i32 = 94;
 const NR_KILL: i32 = 129;
-const NR_RT_SIGACTION: i32 = 134;
 const NR_RT_SIGPROCMASK: i32 = 135;
-const SA_NODEFER: u32 = 0x4000_0000;
 const NR_GETPID: i32 = 172;
 const NR_MUNMAP: i32 = 215;
 const NR_EXECVE: i32 = 221;
@@ -247,8 +245,9 @@ pub(crate) fn set_current(
 }
 
 /// Writes argc, argv, envp and auxv at the top of the stack area
-/// `[base, base+size)` (guest ABI section 5); returns the 16-byte aligned
-/// initial stack pointer.
+/// `[base, base+size)` (guest ABI section 5) and tells the kernel where the
+/// argument and environment strings are (for /proc/PID/cmdline and
+/// environ); returns the 16-byte aligned initial stack pointer.
 fn initial_stack(base: u32, size: u32, exec: &Exec) -> Option<u32> {
     let k = kernel();
     let mut top = base + size;
@@ -275,6 +274,18 @@ fn initial_stack(base: u32, size: u32, exec: &Exec) -> Option<u32> {
     };
     let envp = strings(&exec.envp)?;
     let argv = strings(&exec.argv)?;
+    // The strings lie in order: argv's, then envp's, then the random bytes.
+    let env_start = envp.first().copied().unwrap_or(random_at);
+    let arg_start = argv.first().copied().unwrap_or(env_start);
+    sys(
+        NR_SET_MM_ARGS,
+        &[
+            arg_start as i32,
+            env_start as i32,
+            env_start as i32,
+            random_at as i32,
+        ],
+    );
     let mut words: Vec<u32> = vec![argv.len() as u32];
     words.extend(&argv);
     words.push(0);
@@ -445,6 +456,8 @@ unsafe extern "C" fn syscall(
 ) -> i32 {
     let args = [a1, a2, a3, a4, a5, a6];
     match nr {
+        // The kernel's arch-private calls are the Runner's, not the guest's.
+        0xf0000.. => return -ENOSYS,
         NR_EXECVE => return execve(a1 as u32, a2 as u32, a3 as u32),
         NR_MUNMAP if super::vfork::fork_child_active() => return 0,
         NR_EXIT | NR_EXIT_GROUP if super::vfork::child_active() => super::vfork::child_exit(a1),
@@ -577,43 +590,35 @@ pub(crate) fn deliver_signals(_vmctx: *mut VMContext) -> Option<u32> {
             return last;
         };
         let sp = sp as u32;
-        // Scratch below the stack pointer: handler slot, sigaction, masks.
-        let scratch = (sp - 64) & !15;
-        let sig = k.get_signal(scratch);
+        // What the kernel tells about the delivery (docs/host-abi.md):
+        // handler, sa_flags as they were when the signal was taken (before
+        // SA_RESETHAND), the mask from before the delivery (the kernel
+        // already blocked sa_mask and, unless SA_NODEFER, the signal), and
+        // the siginfo.
+        let desc = (sp - SIGNAL_SIZE) & !15;
+        let sig = k.get_signal(desc);
         if sig == 0 {
             return last;
         }
-        let handler = u32::from_le_bytes(k.read(scratch, 4).try_into().unwrap_or_default());
-        sys(NR_RT_SIGACTION, &[sig, 0, scratch as i32 + 16, 8]);
-        let flags = u32::from_le_bytes(k.read(scratch + 20, 4).try_into().unwrap_or_default());
-        sys(NR_RT_SIGPROCMASK, &[0, 0, scratch as i32 + 32, 8]);
-        let mut mask = k.read(scratch + 32, 8);
+        let word = |at: u32| u32::from_le_bytes(k.read(at, 4).try_into().unwrap_or_default());
+        let (handler, flags) = (word(desc), word(desc + 4));
+        let mut mask = k.read(desc + 8, 8);
         mask.resize(8, 0);
-        // The kernel already blocked the signal (unless SA_NODEFER) and the
-        // handler's sa_mask (the kernel's struct sigaction: handler, flags,
-        // mask); the mask to restore afterwards is the one without them.
-        // Keeping sa_mask blocked left ash (whose handlers block every
-        // signal) with all signals blocked after its first SIGCHLD, and
-        // every program it started inherited that (ping never got its
-        // SIGALRM). A bit of sa_mask that was already blocked before the
-        // delivery is unblocked too: `kernel_get_signal` does not give the
-        // old mask (see docs/runner.md, contract gaps).
-        let sa_mask = k.read(scratch + 24, 8);
-        for (m, s) in mask.iter_mut().zip(&sa_mask) {
-            *m &= !s;
-        }
-        if flags & SA_NODEFER == 0 {
-            let bit = (sig - 1) as usize;
-            mask[bit / 8] &= !(1 << (bit % 8));
-        }
+        let mut siginfo = k.read(desc + 16, 128);
+        siginfo.resize(128, 0);
         last = Some(flags);
-        let Some(signal) = &signal else { continue };
+        let Some(signal) = &signal else {
+            // No way to run it: at least give the mask back.
+            k.write(desc + 8, &mask);
+            sys(NR_RT_SIGPROCMASK, &[2, desc as i32 + 8, 0, 8]);
+            continue;
+        };
 
         // siginfo_t (128 bytes) and ucontext_t (180 bytes), 16-aligned.
-        let frame = (scratch - 128 - 192) & !15;
+        let frame = (desc - 128 - 192) & !15;
         let (info, uc) = (frame, frame + 128);
         k.write(frame, &[0; 128 + 192]);
-        k.write(info, &sig.to_le_bytes());
+        k.write(info, &siginfo);
         k.write(uc + 24, &sp.to_le_bytes());
         k.write(uc + 52, &mask);
         let _ = sp_global.set(Val::I32(frame as i32));
@@ -637,11 +642,11 @@ pub(crate) fn deliver_signals(_vmctx: *mut VMContext) -> Option<u32> {
                 })
             }
         }
-        let restore = k.read(uc + 52, 8);
-        k.write(scratch + 32, &restore);
+        // What sigreturn would do: the mask from uc_sigmask (the handler
+        // may have changed it there).
         sys(
             NR_RT_SIGPROCMASK,
-            &[2 /* SIG_SETMASK */, scratch as i32 + 32, 0, 8],
+            &[2 /* SIG_SETMASK */, uc as i32 + 52, 0, 8],
         );
         let _ = sp_global.set(Val::I32(sp as i32));
     }

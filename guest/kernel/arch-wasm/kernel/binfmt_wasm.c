@@ -66,6 +66,8 @@ static int load_wasm_binary(struct linux_binprm *bprm)
 	setup_new_exec(bprm);
 	kfree(current->thread.exec_path);
 	current->thread.exec_path = info;
+	/* a handler taken before the exec belongs to the old program */
+	current->thread.pending_sig = 0;
 	finalize_exec(bprm);
 	return 0;
 }

@@ -65,6 +65,28 @@ static bool must_restart(long ret)
 	       ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK;
 }
 
+/*
+ * Arch-private call of the Runner (never a user program's, the Runner
+ * filters them): the program it just started has its argument and
+ * environment strings at [a0, a1) and [a2, a3), which /proc/PID/cmdline
+ * and /proc/PID/environ show (the Runner lays out the stack, not exec).
+ */
+static long wasm_set_mm_args(const long *slots)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long as = slots[0], ae = slots[1], es = slots[2], ee = slots[3];
+
+	if (!mm || as > ae || es > ee)
+		return -EINVAL;
+	spin_lock(&mm->arg_lock);
+	mm->arg_start = as;
+	mm->arg_end = ae;
+	mm->env_start = es;
+	mm->env_end = ee;
+	spin_unlock(&mm->arg_lock);
+	return 0;
+}
+
 static noinline long syscall_in_kernel(struct task_struct *me, long nr,
 				       long a0, long a1, long a2, long a3,
 				       long a4, long a5)
@@ -79,6 +101,8 @@ static noinline long syscall_in_kernel(struct task_struct *me, long nr,
 		memcpy(regs->args, slots, sizeof(slots));
 		if (nr >= 0 && nr < __NR_syscalls)
 			regs->ret = wasm_sys_call_table[nr](slots);
+		else if (nr == __WASM_NR_set_mm_args)
+			regs->ret = wasm_set_mm_args(slots);
 		else
 			regs->ret = -ENOSYS;
 		wasm_prepare_user(me);
@@ -113,21 +137,33 @@ long kernel_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a
 
 /*
  * After a syscall returned, the Runner asks whether a signal handler must
- * run: returns the signal number (0 if none) and stores the handler
- * (a function table index of the user module) at *handler.
+ * run: returns the signal number (0 if none) and copies at most size bytes
+ * of struct wasm_signal (asm/wasm.h: handler, sa_flags, the mask to restore
+ * after the handler, siginfo) to out.
  */
 __attribute__((export_name("kernel_get_signal")))
-int kernel_get_signal(unsigned long *handler)
+int kernel_get_signal(char *out, int size)
 {
 	struct task_struct *me = (struct task_struct *)host_tls_get(wasm_task_key);
+	struct thread_struct *t;
 	int sig;
 
 	if (!me || !me->thread.pending_sig)
 		return 0;
-	sig = me->thread.pending_sig;
-	if (handler)
-		*handler = me->thread.pending_handler;
-	me->thread.pending_sig = 0;
+	t = &me->thread;
+	sig = t->pending_sig;
+	if (out && size > 0) {
+		memset(out, 0, size);
+		memcpy(out, &t->pending_handler, min(size, 4));
+		if (size > 4)
+			memcpy(out + 4, &t->pending_flags, min(size - 4, 4));
+		if (size > 8)
+			memcpy(out + 8, t->pending_mask, min(size - 8, 8));
+		if (size > 16)
+			memcpy(out + 16, t->pending_info,
+			       min(size - 16, (int)sizeof(t->pending_info)));
+	}
+	t->pending_sig = 0;
 	return sig;
 }
 

@@ -240,6 +240,25 @@ void wasm_enter_as(struct task_struct *me)
 }
 
 /*
+ * What the Runner needs to build the handler's frame (kernel_get_signal):
+ * ksig->ka is the action as it was when the signal was taken (before
+ * SA_RESETHAND reset it), and the mask to restore afterwards is the one
+ * from before the delivery (the saved one after sigsuspend/ppoll), read
+ * before signal_setup_done() blocks sa_mask and the signal.
+ */
+static void record_signal(struct task_struct *me, struct ksignal *ksig)
+{
+	BUILD_BUG_ON(sizeof(ksig->info) > sizeof(me->thread.pending_info));
+	BUILD_BUG_ON(sizeof(sigset_t) != sizeof(me->thread.pending_mask));
+	me->thread.pending_sig = ksig->sig;
+	me->thread.pending_handler = (unsigned long)ksig->ka.sa.sa_handler;
+	me->thread.pending_flags = ksig->ka.sa.sa_flags;
+	memcpy(me->thread.pending_mask, sigmask_to_save(), sizeof(sigset_t));
+	memset(me->thread.pending_info, 0, sizeof(me->thread.pending_info));
+	memcpy(me->thread.pending_info, &ksig->info, sizeof(ksig->info));
+}
+
+/*
  * Work due before leaving the kernel towards user code (reschedule,
  * signals, notify-resume). The caller owns the CPU and keeps it: it must
  * release it itself with wasm_cpu_put() from a function without a shadow
@@ -256,7 +275,13 @@ void wasm_prepare_user(struct task_struct *me)
 			schedule();
 			continue;
 		}
-		if (flags & (_TIF_SIGPENDING | _TIF_NOTIFY_SIGNAL)) {
+		/*
+		 * One handler per return to user mode: the Runner runs it,
+		 * and the next one is delivered at the end of the syscall
+		 * that restores the mask afterwards.
+		 */
+		if ((flags & (_TIF_SIGPENDING | _TIF_NOTIFY_SIGNAL)) &&
+		    !me->thread.pending_sig) {
 			struct pt_regs *regs = task_pt_regs(me);
 			struct ksignal ksig;
 
@@ -282,9 +307,11 @@ void wasm_prepare_user(struct task_struct *me)
 					regs->ret = -ERESTARTNOINTR;
 					break;
 				}
-				me->thread.pending_sig = ksig.sig;
-				me->thread.pending_handler = (unsigned long)ksig.ka.sa.sa_handler;
+				record_signal(me, &ksig);
 				signal_setup_done(0, &ksig, 0);
+			} else {
+				/* sigsuspend/ppoll ended without a handler */
+				restore_saved_sigmask();
 			}
 			continue;
 		}

@@ -52,6 +52,10 @@ __host(initrd_copy) void host_initrd_copy(void *dst);
 
 /* console input: non-blocking, returns bytes copied (0 = none) */
 __host(console_read) int host_console_read(char *buf, int size);
+/* console tty output (printk goes to print) */
+__host(console_write) void host_console_write(const char *buf, int len);
+/* host terminal size: rows << 16 | cols, 0 if unknown */
+__host(console_winsize) int host_console_winsize(void);
 
 /* user tasks (the Runner runs user code) */
 __host(user_start) int host_user_start(int task, const char *path, int path_len);

@@ -27,6 +27,9 @@ struct thread_struct {
 	unsigned long clone_tls;
 	int pending_sig;		/* signal whose handler the Runner must run */
 	unsigned long pending_handler;
+	unsigned long pending_flags;	/* its sa_flags (before SA_RESETHAND) */
+	unsigned long pending_mask[2];	/* mask to restore after the handler */
+	u32 pending_info[16];		/* its kernel_siginfo_t */
 	struct pt_regs regs;
 };
 

@@ -11,6 +11,20 @@ void wasm_set_sp(unsigned long sp);
 #define WASM_CONSOLE_IRQ	2
 #define WASM_NET_IRQ		3
 
+/*
+ * Arch-private syscall numbers, for the Runner only (docs/host-abi.md,
+ * kernel_syscall): outside the generic table.
+ */
+#define __WASM_NR_BASE		0xf0000
+#define __WASM_NR_set_mm_args	(__WASM_NR_BASE + 1)
+
+/*
+ * What kernel_get_signal() gives the Runner (little-endian, packed):
+ * handler (u32), sa_flags (u32), mask to restore (8 bytes), siginfo_t
+ * (128 bytes, the kernel_siginfo_t part filled, the rest zero).
+ */
+#define WASM_SIGNAL_SIZE	144
+
 struct task_struct;
 extern int wasm_task_key;
 extern int wasm_preempt_pending;
