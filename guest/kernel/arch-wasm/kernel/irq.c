@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 #include <asm/host_ops.h>
 #include <asm/wasm.h>
+#include <asm/kick.h>
 
 static unsigned long irq_stack[THREAD_SIZE / sizeof(unsigned long)] __aligned(16);
 
@@ -41,8 +42,11 @@ static noinline bool irq_in_kernel(int irq)
 	wasm_irq_flags = flags;
 
 	cur = current;
-	if (!is_idle_task(cur) && cur->thread.in_user && need_resched())
+	if (!is_idle_task(cur) && cur->thread.in_user && need_resched()) {
 		WRITE_ONCE(wasm_preempt_pending, 1);
+		wasm_kick_user(cur);
+	}
+	wasm_kick_signalled(NULL);
 	return is_idle_task(cur) && need_resched();
 }
 

@@ -26,6 +26,7 @@
 #include <linux/resume_user_mode.h>
 #include <asm/host_ops.h>
 #include <asm/wasm.h>
+#include <asm/kick.h>
 
 struct task_struct *wasm_current_task = &init_task;
 unsigned long wasm_irq_flags;
@@ -322,6 +323,7 @@ void wasm_prepare_user(struct task_struct *me)
 		break;
 	}
 	me->thread.in_user = 1;
+	wasm_kick_signalled(me);
 }
 
 /* Idle: give the CPU away and sleep until an interrupt needs us. */
@@ -329,6 +331,7 @@ void arch_cpu_idle(void)
 {
 	unsigned long sp = wasm_get_sp();
 
+	wasm_kick_signalled(NULL);
 	wasm_cpu_put();
 	host_sem_down(current->thread.sched_sem);
 	wasm_set_sp(sp);

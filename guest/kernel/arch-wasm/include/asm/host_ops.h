@@ -61,5 +61,11 @@ __host(console_winsize) int host_console_winsize(void);
 __host(user_start) int host_user_start(int task, const char *path, int path_len);
 __host(user_clone) int host_user_clone(int task, unsigned long flags,
 				       unsigned long stack, unsigned long tls);
+/*
+ * a task executing user code on host thread `thread` must enter the kernel
+ * soon (a signal is pending, or the scheduler wants the CPU): sets the
+ * flag that the user program's compiled code checks
+ */
+__host(user_kick) void host_user_kick(int thread);
 
 #endif
