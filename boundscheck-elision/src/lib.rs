@@ -25,7 +25,18 @@
 //!    larger end dominates it (runs first on every path to it). Same
 //!    argument as rule 2, across blocks; the caller supplies dominance.
 //!
-//! Induction variables with known bounds are not analysed (yet).
+//! 4. **Bounded address** ([`Range`], [`induction_range`]): an address
+//!    whose value range, worked out from constants, `add`/`shl`/`mul`/`and`/
+//!    `shr` without wrap-around, and loop induction variables, ends below
+//!    the minimum memory size with the access's `end` added. An induction
+//!    variable is a loop-header value whose incoming values are either
+//!    initial values of known range or `i + step` (a positive constant)
+//!    passed only when a compare of `i + step` (or of `i`) with a constant
+//!    bound holds (`<`, `<=`, `==`, or `!=` with step 1 from below): by
+//!    induction over the iterations it stays in `[lowest initial value,
+//!    max(highest initial value, bound)]`. This covers `for (i = 0; i < N;
+//!    i++) a[i]` over a static array. A bound that is not a constant,
+//!    decreasing loops and wrapping arithmetic are not analysed.
 //!
 //! If you need guard pages or a full range analysis, see wasmtime's
 //! `cranelift-wasm` heap code instead.
@@ -166,6 +177,155 @@ pub fn dominated<Base: Copy + Eq + Hash>(
     out
 }
 
+/// Rule 4: the values a wasm `i32` may take, `lo..=hi` as unsigned
+/// numbers (`hi < 2^32`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub lo: u64,
+    pub hi: u64,
+}
+
+const U32_MAX: u64 = u32::MAX as u64;
+const I32_MAX: u64 = i32::MAX as u64;
+
+impl Range {
+    pub fn constant(c: u32) -> Range {
+        Range {
+            lo: u64::from(c),
+            hi: u64::from(c),
+        }
+    }
+
+    fn checked(lo: u64, hi: u64) -> Option<Range> {
+        (hi <= U32_MAX).then_some(Range { lo, hi })
+    }
+
+    /// `a + b` when it cannot wrap.
+    pub fn plus(self, other: Range) -> Option<Range> {
+        Range::checked(self.lo + other.lo, self.hi + other.hi)
+    }
+
+    /// `a << s` (`s` already reduced modulo 32) when no bit leaves.
+    pub fn shifted(self, s: u32) -> Option<Range> {
+        Range::checked(self.lo << s, self.hi << s)
+    }
+
+    /// `a * c` when it cannot wrap.
+    pub fn times(self, c: u32) -> Option<Range> {
+        let c = u64::from(c);
+        Range::checked(self.lo * c, self.hi.checked_mul(c)?)
+    }
+
+    /// `a & m`: never above `m`, whatever `a` is.
+    pub fn and_mask(a: Option<Range>, m: u32) -> Range {
+        let m = u64::from(m);
+        Range {
+            lo: 0,
+            hi: a.map_or(m, |a| a.hi.min(m)),
+        }
+    }
+
+    /// `a >> s` (logical, `s` reduced modulo 32).
+    pub fn ushr(a: Option<Range>, s: u32) -> Range {
+        let a = a.unwrap_or(Range { lo: 0, hi: U32_MAX });
+        Range {
+            lo: a.lo >> s,
+            hi: a.hi >> s,
+        }
+    }
+
+    pub fn union(self, other: Range) -> Range {
+        Range {
+            lo: self.lo.min(other.lo),
+            hi: self.hi.max(other.hi),
+        }
+    }
+
+    /// Whether an access of `end` bytes (offset + size) at any address of
+    /// the range stays below `min_memory_bytes`.
+    pub fn in_bounds(self, end: u64, min_memory_bytes: u64) -> bool {
+        self.hi + end <= min_memory_bytes
+    }
+}
+
+/// The compare that lets an induction variable's increment reach the loop
+/// header, as it holds on that edge (`value <cmp> bound`, bound constant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Ult,
+    Ule,
+    Slt,
+    Sle,
+    Eq,
+    Ne,
+}
+
+/// One `i + step` edge into the loop header of an induction variable `i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Increment {
+    /// The constant added (as a wasm `i32`).
+    pub step: u64,
+    /// The edge is taken only when `value <cmp> bound` holds.
+    pub cmp: Cmp,
+    pub bound: u64,
+    /// `value` is `i + step` (true) or `i` before the increment (false).
+    pub on_next: bool,
+}
+
+/// Rule 4: the range of an induction variable whose other incoming values
+/// are `inits`. `None` when an increment is not provably bounded or may
+/// wrap around.
+///
+/// Proof sketch: let `hi` be the largest of the initial values and of each
+/// edge's bound on the value it passes. Every value the variable takes is
+/// in `[lo, hi]`: initial ones by definition; if `i` is, `i + step` does
+/// not wrap (`hi + step` fits) and is at least `lo`, and the edge passes
+/// it only when its compare holds, which keeps it at most `hi`.
+pub fn induction_range(inits: &[Range], incs: &[Increment]) -> Option<Range> {
+    let mut range = inits.iter().copied().reduce(Range::union)?;
+    let mut signed = false;
+    // An edge whose compare never holds contributes nothing (a negative
+    // signed bound holds for no value below 2^31, checked below).
+    for inc in incs {
+        if inc.step == 0 || inc.step > I32_MAX {
+            return None;
+        }
+        // The largest value the compare lets through, or `None` if none.
+        let passed = match inc.cmp {
+            Cmp::Ult => inc.bound.checked_sub(1),
+            Cmp::Ule | Cmp::Eq => Some(inc.bound),
+            Cmp::Slt | Cmp::Sle if inc.bound > I32_MAX => None,
+            Cmp::Slt => inc.bound.checked_sub(1),
+            Cmp::Sle => Some(inc.bound),
+            // `!= N` stops a value counting up by one from below at N.
+            Cmp::Ne if inc.step == 1 && inc.bound > 0 => Some(inc.bound - 1),
+            Cmp::Ne => return None,
+        };
+        signed |= matches!(inc.cmp, Cmp::Slt | Cmp::Sle);
+        let Some(passed) = passed else { continue };
+        let next_max = if inc.on_next {
+            passed
+        } else {
+            passed + inc.step
+        };
+        range.hi = range.hi.max(next_max);
+    }
+    // Signed compares read the values as unsigned only below 2^31.
+    let limit = if signed { I32_MAX } else { U32_MAX };
+    for inc in incs {
+        if range.hi + inc.step > limit {
+            return None;
+        }
+        // `!= N` bounds only a value that cannot jump over N: the compared
+        // value must be at most N before the compare.
+        let compared_max = if inc.on_next { range.hi + 1 } else { range.hi };
+        if inc.cmp == Cmp::Ne && compared_max > inc.bound {
+            return None;
+        }
+    }
+    Some(range)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +382,117 @@ mod tests {
         assert_eq!(dominated(&sites, dom), vec![1, 3]);
         // Without dominance nothing goes.
         assert!(dominated(&sites, |_, _| false).is_empty());
+    }
+
+    fn r(lo: u64, hi: u64) -> Range {
+        Range { lo, hi }
+    }
+
+    fn inc(step: u64, cmp: Cmp, bound: u64, on_next: bool) -> Increment {
+        Increment {
+            step,
+            cmp,
+            bound,
+            on_next,
+        }
+    }
+
+    #[test]
+    fn range_arithmetic() {
+        let i = r(0, 15);
+        assert_eq!(i.shifted(2), Some(r(0, 60)));
+        assert_eq!(i.times(8), Some(r(0, 120)));
+        assert_eq!(i.plus(Range::constant(1024)), Some(r(1024, 1039)));
+        // Wrap-around is never assumed away.
+        assert_eq!(r(0, U32_MAX).plus(Range::constant(1)), None);
+        assert_eq!(r(0, 1 << 31).shifted(1), None);
+        assert_eq!(r(0, U32_MAX).times(2), None);
+        assert_eq!(Range::and_mask(None, 63), r(0, 63));
+        assert_eq!(Range::and_mask(Some(r(0, 7)), 63), r(0, 7));
+        assert_eq!(Range::ushr(None, 28), r(0, 15));
+        assert!(r(0, 65532).in_bounds(4, PAGE));
+        assert!(!r(0, 65533).in_bounds(4, PAGE));
+    }
+
+    #[test]
+    fn counting_loops() {
+        let zero = [Range::constant(0)];
+        // for (i = 0; i + 1 < 16; ) i++  /  for (i = 0; i < 16; i++)
+        assert_eq!(
+            induction_range(&zero, &[inc(1, Cmp::Ult, 16, true)]),
+            Some(r(0, 15))
+        );
+        // do { ... } while (i++ < 16): the header sees up to 16.
+        assert_eq!(
+            induction_range(&zero, &[inc(1, Cmp::Ult, 16, false)]),
+            Some(r(0, 16))
+        );
+        assert_eq!(
+            induction_range(&zero, &[inc(4, Cmp::Ule, 64, true)]),
+            Some(r(0, 64))
+        );
+        assert_eq!(
+            induction_range(&zero, &[inc(1, Cmp::Slt, 100, true)]),
+            Some(r(0, 99))
+        );
+        // An initial value above the bound: the loop body still sees it.
+        assert_eq!(
+            induction_range(&[Range::constant(40)], &[inc(1, Cmp::Ult, 16, true)]),
+            Some(r(40, 40))
+        );
+        // Two increments (a `continue`): the larger bound wins.
+        assert_eq!(
+            induction_range(
+                &zero,
+                &[inc(1, Cmp::Ult, 8, true), inc(2, Cmp::Ult, 10, true)]
+            ),
+            Some(r(0, 9))
+        );
+    }
+
+    #[test]
+    fn unbounded_loops() {
+        let zero = [Range::constant(0)];
+        // `!=` with a start above the bound runs through the wrap-around.
+        assert_eq!(
+            induction_range(&[Range::constant(20)], &[inc(1, Cmp::Ne, 16, true)]),
+            None
+        );
+        assert_eq!(
+            induction_range(&zero, &[inc(1, Cmp::Ne, 16, true)]),
+            Some(r(0, 15))
+        );
+        // `!=` with a step that can jump over the bound.
+        assert_eq!(induction_range(&zero, &[inc(2, Cmp::Ne, 15, true)]), None);
+        // A bound near 2^32 lets `i + step` wrap.
+        assert_eq!(
+            induction_range(&zero, &[inc(8, Cmp::Ult, U32_MAX - 2, true)]),
+            None
+        );
+        // Signed: a bound of 2^31 or more is negative, which no value
+        // below 2^31 passes: the loop body runs once.
+        assert_eq!(
+            induction_range(&zero, &[inc(1, Cmp::Slt, 1 << 31, true)]),
+            Some(r(0, 0))
+        );
+        // ... unless the values can reach 2^31 through another edge.
+        assert_eq!(
+            induction_range(
+                &zero,
+                &[
+                    inc(1, Cmp::Slt, 1 << 31, true),
+                    inc(1, Cmp::Ult, 1 << 31, true)
+                ]
+            ),
+            None
+        );
+        // Decrements (a step of -1 as i32) are not analysed.
+        assert_eq!(
+            induction_range(&zero, &[inc(U32_MAX, Cmp::Ult, 16, true)]),
+            None
+        );
+        // No initial value known: nothing.
+        assert_eq!(induction_range(&[], &[inc(1, Cmp::Ult, 16, true)]), None);
     }
 
     #[test]

@@ -370,6 +370,15 @@ pub fn stack_limit() -> usize {
     limit
 }
 
+/// Makes `limit` this thread's stack limit and returns the previous one:
+/// for a thread that runs on another thread's stack (the Runner's vfork
+/// child runs on its parent's), whose own bounds would be the wrong ones.
+pub fn replace_stack_limit(limit: usize) -> usize {
+    let old = stack_limit();
+    STACK_LIMIT.with(|c| c.set(limit));
+    old
+}
+
 fn compute_stack_limit() -> usize {
     const MARGIN: usize = 256 << 10;
     // SAFETY: pthread_getattr_np fills `attr` for the calling thread; it is

@@ -87,9 +87,7 @@ fn compile_one(
     };
     ctx.clear();
     ctx.func = func;
-    if is_small_leaf(&ctx.func) {
-        ctx.func.stack_limit = None;
-    }
+    stack_check(&mut ctx.func);
     if verify {
         if let Err(errors) = cranelift_codegen::verify_function(&ctx.func, isa) {
             return Err(CompileError::Codegen {
@@ -142,6 +140,75 @@ fn compile_one(
 
 /// Most values a function may have and still skip its stack-limit check.
 const SMALL_LEAF_VALUES: usize = 256;
+
+/// Largest frame bound (spill slots at 16 bytes per value, plus explicit
+/// stack slots) for which the translator's cheap in-body check is sound.
+/// The runtime's margin below `vmctx.stack_limit` is at least a quarter of
+/// the thread's stack (256 KiB on usual stacks), so anything the prologue
+/// and the entry block's spills write before the check stays inside real
+/// stack for any thread stack of 64 KiB or more.
+const CHEAP_CHECK_FRAME_BYTES: u64 = 16 << 10;
+
+/// Picks the stack-overflow check of a translated function. The translator
+/// put a cheap check (`sp < limit`, after the prologue) at the top of the
+/// entry block and `Function::stack_limit` (Cranelift's check, before the
+/// frame is allocated) on the function; exactly one of them stays, or none
+/// for a small leaf.
+fn stack_check(func: &mut ir::Function) {
+    let cheap = func.layout.entry_block().and_then(|entry| {
+        func.layout.block_insts(entry).find(|&inst| {
+            matches!(
+                func.dfg.insts[inst],
+                ir::InstructionData::CondTrap {
+                    opcode: ir::Opcode::Trapnz,
+                    code,
+                    ..
+                } if code == crate::abi::trap_code(w2native_environ::Trap::StackOverflow)
+            )
+        })
+    });
+    if is_small_leaf(func) {
+        func.stack_limit = None;
+    } else if frame_bound(func) <= CHEAP_CHECK_FRAME_BYTES && cheap.is_some() {
+        func.stack_limit = None;
+        return;
+    }
+    if let Some(trap) = cheap {
+        remove_cheap_check(func, trap);
+    }
+}
+
+/// Removes the cheap check: the trap, its compare and the compare's two
+/// operands (the stack pointer and the limit load), which nothing else
+/// uses. The load must go explicitly: Cranelift keeps unused loads that are
+/// not `can_move`.
+fn remove_cheap_check(func: &mut ir::Function, trap: ir::Inst) {
+    let mut dead = vec![trap];
+    if let ir::InstructionData::CondTrap { arg, .. } = func.dfg.insts[trap] {
+        if let Some(cmp) = func.dfg.value_def(arg).inst() {
+            dead.push(cmp);
+            if let ir::InstructionData::IntCompare { args, .. } = func.dfg.insts[cmp] {
+                dead.extend(args.iter().filter_map(|&v| func.dfg.value_def(v).inst()));
+            }
+        }
+    }
+    for inst in dead {
+        func.layout.remove_inst(inst);
+    }
+}
+
+/// An upper bound of the function's frame before register allocation.
+fn frame_bound(func: &ir::Function) -> u64 {
+    let slots: u64 = func
+        .sized_stack_slots
+        .values()
+        .map(|s| u64::from(s.size) + (1 << s.align_shift))
+        .sum();
+    if !func.dynamic_stack_slots.is_empty() {
+        return u64::MAX;
+    }
+    func.dfg.num_values() as u64 * 16 + slots
+}
 
 /// A function that calls nothing and is small enough that its frame (spill
 /// slots: at most one 16-byte slot per value, no explicit stack slots) stays

@@ -489,7 +489,8 @@ fn execve(path: u32, argv: u32, envp: u32) -> i32 {
     else {
         return -EFAULT;
     };
-    let argv_v = match script_interpreter(path) {
+    let head = file_head(path);
+    let argv_v = match head.as_deref().ok().and_then(parse_shebang) {
         Some(interp) => script_argv(interp, &p, argv_v),
         None => argv_v,
     };
@@ -499,7 +500,14 @@ fn execve(path: u32, argv: u32, envp: u32) -> i32 {
         envp: envp_v,
     };
     if super::vfork::child_active() {
-        // The vfork child leaves its parent's stack first (vfork.rs).
+        // The vfork child leaves its parent's stack first (vfork.rs) and
+        // cannot come back if the exec then fails, so what would fail is
+        // found here: execvp trying each $PATH entry (busybox xargs running
+        // `echo`) or ash running a file without `#!` itself (ENOEXEC) need
+        // the error, not a child that exits with 127.
+        if let Err(e) = exec_check(path, head) {
+            return e;
+        }
         super::vfork::child_exec(exec, [path as i32, argv as i32, envp as i32])
     }
     let r = sys(NR_EXECVE, &[path as i32, argv as i32, envp as i32]);
@@ -512,14 +520,14 @@ fn execve(path: u32, argv: u32, envp: u32) -> i32 {
     unsafe { raise_exit(0) }
 }
 
-/// The `#!` line of the file at guest address `path`, split like the
-/// kernel's binfmt_script does: the interpreter and at most one argument
-/// (the rest of the line, trimmed). The kernel then execs the interpreter,
-/// but the program the Runner starts gets the argv captured here, so the
-/// Runner has to rewrite it the same way (else `./script arg` started
-/// busybox as `script`: "applet not found"). Read through the guest's own
-/// syscalls, with scratch memory below its stack pointer.
-fn script_interpreter(path: u32) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+/// The first bytes of the file at guest address `path` (as much as
+/// binfmt_script looks at), or the -errno of opening or reading it. A script's
+/// `#!` line names the interpreter the kernel then execs, but the program the
+/// Runner starts gets the argv captured here, so the Runner rewrites it the
+/// same way (else `./script arg` started busybox as `script`: "applet not
+/// found"). Read through the guest's own syscalls, with scratch memory below
+/// its stack pointer.
+fn file_head(path: u32) -> Result<Vec<u8>, i32> {
     const NR_OPENAT: i32 = 56;
     const NR_CLOSE: i32 = 57;
     const NR_READ: i32 = 63;
@@ -527,19 +535,42 @@ fn script_interpreter(path: u32) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
     const O_RDONLY_CLOEXEC: i32 = 0o2000000;
     // binfmt_script's BINPRM_BUF_SIZE.
     const HEAD: u32 = 256;
-    let sp = CURRENT.with(|c| c.borrow().as_ref().map(|c| c.stack_pointer.get()))?;
-    let Val::I32(sp) = sp else { return None };
-    let buf = ((sp as u32).checked_sub(HEAD + 64)?) & !15;
+    let sp = CURRENT.with(|c| c.borrow().as_ref().map(|c| c.stack_pointer.get()));
+    let Some(Val::I32(sp)) = sp else {
+        return Err(-ENOSYS);
+    };
+    let buf = ((sp as u32).checked_sub(HEAD + 64).ok_or(-ENOSYS)?) & !15;
     let fd = sys(NR_OPENAT, &[AT_FDCWD, path as i32, O_RDONLY_CLOEXEC]);
     if is_err(fd) {
-        return None;
+        return Err(fd);
     }
     let n = sys(NR_READ, &[fd, buf as i32, HEAD as i32]);
     sys(NR_CLOSE, &[fd]);
-    if is_err(n) || n < 3 {
-        return None;
+    if is_err(n) {
+        return Err(n);
     }
-    parse_shebang(&kernel().read(buf, n as usize))
+    Ok(kernel().read(buf, n as usize))
+}
+
+/// The errors `execve` of `path` would give (the common ones): what cannot
+/// be opened, is not executable, or is neither a program nor a script.
+fn exec_check(path: u32, head: Result<Vec<u8>, i32>) -> Result<(), i32> {
+    const NR_FACCESSAT: i32 = 48;
+    const AT_FDCWD: i32 = -100;
+    const X_OK: i32 = 1;
+    const EACCES: i32 = 13;
+    const EISDIR: i32 = 21;
+    const ENOEXEC: i32 = 8;
+    let head = head.map_err(|e| if e == -EISDIR { -EACCES } else { e })?;
+    let r = sys(NR_FACCESSAT, &[AT_FDCWD, path as i32, X_OK]);
+    if is_err(r) {
+        return Err(r);
+    }
+    if head.starts_with(b"#!") || head.starts_with(b"\0asm") {
+        Ok(())
+    } else {
+        Err(-ENOEXEC)
+    }
 }
 
 /// Interpreter and optional argument of a `#!` line (binfmt_script rules).

@@ -125,6 +125,12 @@ struct Parent {
     stack_end: u32,
     stack_pointer: Global,
     instance: Instance,
+    /// The stack limit of the native stack P runs on (for a nested vfork,
+    /// P's own parent's), which Q takes over while it runs there: with its
+    /// own thread's limit, Q's nested vfork (or a signal handler) set the
+    /// instance's limit above P's stack and the next call trapped "call
+    /// stack exhausted" (`$(a | while read; do b | c; done)` in a script).
+    stack_limit: usize,
 }
 
 // SAFETY: the instance and global handles are shared like wasm threads
@@ -236,6 +242,7 @@ fn parent(mode: i32, jmp: JmpBuf) -> i32 {
         stack_end,
         stack_pointer: stack_pointer.clone(),
         instance: instance.clone(),
+        stack_limit: crate::traphandlers::stack_limit(),
     });
     let lock = || parents().lock().unwrap_or_else(|e| e.into_inner());
     if lock().insert(pid, record).is_some() {
@@ -363,6 +370,7 @@ pub fn child_thread() -> i32 {
     CHILD.with(|c| c.set(true));
     FORK_CHILD.with(|c| c.set(parent.mode == 1));
     let jmp = parent.jmp;
+    let own_limit = crate::traphandlers::replace_stack_limit(parent.stack_limit);
     let own_handlers = crate::exceptions::top();
     crate::exceptions::set_top(parent.handlers as *mut _);
     let back = Box::into_raw(Box::new(JmpBuf([0; 8])));
@@ -385,6 +393,7 @@ pub fn child_thread() -> i32 {
     crate::exceptions::set_top(own_handlers);
     CHILD.with(|c| c.set(false));
     FORK_CHILD.with(|c| c.set(false));
+    crate::traphandlers::replace_stack_limit(own_limit);
     CURRENT.with(|c| c.borrow_mut().take());
     // SAFETY: as above; P still sleeps (it wakes at our exec/exit call).
     unsafe { std::ptr::copy_nonoverlapping(saved.as_ptr(), low as *mut u8, saved.len()) };

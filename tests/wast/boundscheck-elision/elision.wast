@@ -88,3 +88,94 @@
 (assert_trap (invoke "sibling" (i32.const 65532) (i32.const 0)) "out of bounds memory access")
 (assert_return (invoke "loop" (i32.const 65528) (i32.const 3)) (i32.const 0))
 (assert_trap (invoke "loop" (i32.const 65532) (i32.const 3)) "out of bounds memory access")
+
+;; Rule 4: an address whose value range stays below the declared minimum:
+;; loop induction variables counting up to a constant bound over a static
+;; array, masks. One step further, the last access traps.
+(module
+  (memory 1)
+  (data (i32.const 65532) "\01\00\00\00")
+  ;; for (i = 0; i < n; i++) s += a[i], with n a constant.
+  (func $sum (param $n i32) (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.shl (local.get $i) (i32.const 2)))))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $s))
+  (func (export "words") (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.shl (local.get $i) (i32.const 2)))))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 16384))))
+    (local.get $s))
+  (func (export "words_past") (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.shl (local.get $i) (i32.const 2)))))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 16385))))
+    (local.get $s))
+  ;; The offset counts: a[i + 1] with i < 16383 ends at the memory's end.
+  (func (export "offset") (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load offset=4 (i32.mul (local.get $i) (i32.const 4)))))
+      (br_if $l (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 16383))))
+    (local.get $s))
+  (func (export "offset_past") (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load offset=4 (i32.mul (local.get $i) (i32.const 4)))))
+      (br_if $l (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 16384))))
+    (local.get $s))
+  ;; The compare on i before its increment: the header sees up to the bound.
+  (func (export "before_increment") (result i32)
+    (local $i i32) (local $s i32) (local $more i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $more (i32.lt_u (local.get $i) (i32.const 16383)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (local.get $more)))
+    (local.get $s))
+  (func (export "before_increment_past") (result i32)
+    (local $i i32) (local $s i32) (local $more i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $more (i32.lt_u (local.get $i) (i32.const 16384)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (local.get $more)))
+    (local.get $s))
+  ;; `!=` bounds only a start below the bound: from 16385 the loop runs on
+  ;; past the end of memory.
+  (func (export "until") (param $i i32) (result i32)
+    (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.shl (local.get $i) (i32.const 2)))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 16384))))
+    (local.get $s))
+  (func (export "until_from_zero") (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.shl (local.get $i) (i32.const 2)))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 16384))))
+    (local.get $s))
+  ;; A bound that is not a constant keeps the check.
+  (func (export "sum") (param $n i32) (result i32) (call $sum (local.get $n)))
+  ;; Masks: an index masked below the minimum needs no check.
+  (func (export "masked") (param $x i32) (result i32)
+    (i32.load (i32.and (local.get $x) (i32.const 0xfffc))))
+  (func (export "masked_past") (param $x i32) (result i32)
+    (i32.load (i32.and (local.get $x) (i32.const 0x1fffc))))
+)
+(assert_return (invoke "words") (i32.const 1))
+(assert_trap (invoke "words_past") "out of bounds memory access")
+(assert_return (invoke "offset") (i32.const 1))
+(assert_trap (invoke "offset_past") "out of bounds memory access")
+(assert_return (invoke "before_increment") (i32.const 1))
+(assert_trap (invoke "before_increment_past") "out of bounds memory access")
+(assert_return (invoke "until" (i32.const 16380)) (i32.const 1))
+(assert_trap (invoke "until" (i32.const 16385)) "out of bounds memory access")
+(assert_return (invoke "until_from_zero") (i32.const 1))
+(assert_return (invoke "sum" (i32.const 16384)) (i32.const 1))
+(assert_trap (invoke "sum" (i32.const 16385)) "out of bounds memory access")
+(assert_return (invoke "masked" (i32.const 0xfffffffc)) (i32.const 1))
+(assert_trap (invoke "masked_past" (i32.const 0xfffffffc)) "out of bounds memory access")
