@@ -11,6 +11,8 @@
 //!   /proc/PID/stat over a few seconds after the prompt.
 //!
 //! Options: `--runs N` (default 10), `--idle-secs S` (default 5).
+//! `W2NATIVE_KERNEL_WASM` and `W2NATIVE_BUSYBOX_WASM` (both) name the
+//! modules instead of the guest build.
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -46,7 +48,15 @@ pub fn boot_bench_command(args: &[String]) -> Result<(), String> {
         }
     }
 
-    let (kernel, busybox) = guest()?;
+    // The tests' variables pick prebuilt modules (e.g. while a guest
+    // rebuild is running); else build or take them from the cache.
+    let (kernel, busybox) = match (
+        std::env::var_os("W2NATIVE_KERNEL_WASM"),
+        std::env::var_os("W2NATIVE_BUSYBOX_WASM"),
+    ) {
+        (Some(k), Some(b)) => (k.into(), b.into()),
+        _ => guest()?,
+    };
     build_compiler()?;
     let dir = root().join("target/boot-bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
