@@ -22,8 +22,8 @@
 //!    new program runs on Q; the kernel then wakes P, whose `clone` returns
 //!    the pid; P puts the guest stack (and data) back.
 //!
-//! x86_64 only for now; elsewhere (and with `W2NATIVE_VFORK=0`) `__vfork`
-//! fails with `-ENOSYS`.
+//! The register switch is in `arch/vfork_{x86_64,aarch64,riscv64}.S`.
+//! With `W2NATIVE_VFORK=0` `__vfork` fails with `-ENOSYS`.
 //!
 //! For fork, every mapping of the process is saved and put back, whatever
 //! its permissions in /proc/self/maps: wasm memory has no protection and
@@ -64,49 +64,30 @@ const ENOMEM: i32 = 12;
 /// is saved and put back): P's own frames down to its sleep are in it.
 const BELOW: usize = 512 << 10;
 
-/// Saved registers: rbx, rbp, r12-r15, sp after return, return address.
+/// Every callee-saved register of the architecture, the stack pointer and
+/// the return address (layouts in `arch/vfork_*.S`).
 #[repr(C, align(16))]
 #[derive(Clone, Copy)]
-struct JmpBuf([u64; 8]);
+struct JmpBuf([u64; 32]);
+
+/// Index of the saved stack pointer in [`JmpBuf`].
+#[cfg(target_arch = "x86_64")]
+const SP_SLOT: usize = 6;
+#[cfg(target_arch = "aarch64")]
+const SP_SLOT: usize = 12;
+#[cfg(target_arch = "riscv64")]
+const SP_SLOT: usize = 1;
 
 #[cfg(target_arch = "x86_64")]
-std::arch::global_asm!(
-    ".text",
-    ".globl w2n_vfork_setjmp",
-    ".type w2n_vfork_setjmp,@function",
-    // rdi = buf; returns 0 (and 1 when resumed by w2n_vfork_longjmp)
-    "w2n_vfork_setjmp:",
-    "mov [rdi], rbx",
-    "mov [rdi + 8], rbp",
-    "mov [rdi + 16], r12",
-    "mov [rdi + 24], r13",
-    "mov [rdi + 32], r14",
-    "mov [rdi + 40], r15",
-    "lea rax, [rsp + 8]",
-    "mov [rdi + 48], rax",
-    "mov rax, [rsp]",
-    "mov [rdi + 56], rax",
-    "xor eax, eax",
-    "ret",
-    ".size w2n_vfork_setjmp, .-w2n_vfork_setjmp",
-    ".globl w2n_vfork_longjmp",
-    ".type w2n_vfork_longjmp,@function",
-    // rdi = buf
-    "w2n_vfork_longjmp:",
-    "mov rbx, [rdi]",
-    "mov rbp, [rdi + 8]",
-    "mov r12, [rdi + 16]",
-    "mov r13, [rdi + 24]",
-    "mov r14, [rdi + 32]",
-    "mov r15, [rdi + 40]",
-    "mov rsp, [rdi + 48]",
-    "mov eax, 1",
-    "jmp qword ptr [rdi + 56]",
-    ".size w2n_vfork_longjmp, .-w2n_vfork_longjmp",
-);
+std::arch::global_asm!(include_str!("../arch/vfork_x86_64.S"));
+#[cfg(target_arch = "aarch64")]
+std::arch::global_asm!(include_str!("../arch/vfork_aarch64.S"));
+#[cfg(target_arch = "riscv64")]
+std::arch::global_asm!(include_str!("../arch/vfork_riscv64.S"));
 
-#[cfg(target_arch = "x86_64")]
 extern "C" {
+    /// Returns 0, and 1 when resumed by `w2n_vfork_longjmp` (on another
+    /// thread, with the registers saved here).
     fn w2n_vfork_setjmp(buf: *mut JmpBuf) -> i32;
     fn w2n_vfork_longjmp(buf: *const JmpBuf) -> !;
 }
@@ -173,26 +154,18 @@ pub fn child_active() -> bool {
 /// `__vfork(mode)`: 0 in the child, the child's pid in the parent, or
 /// `-errno`.
 pub fn vfork(mode: i32) -> i32 {
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = mode;
-        -ENOSYS
+    if std::env::var_os("W2NATIVE_VFORK").is_some_and(|v| v == "0") {
+        return -ENOSYS;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::env::var_os("W2NATIVE_VFORK").is_some_and(|v| v == "0") {
-            return -ENOSYS;
-        }
-        let buf = Box::into_raw(Box::new(JmpBuf([0; 8])));
-        // SAFETY: `buf` is a live heap buffer; see the module's rules for
-        // the second return, which happens on the child's thread.
-        if unsafe { w2n_vfork_setjmp(buf) } != 0 {
-            return 0;
-        }
-        // SAFETY: `buf` came from Box::into_raw just above.
-        let jmp = *unsafe { Box::from_raw(buf) };
-        parent(mode, jmp)
+    let buf = Box::into_raw(Box::new(JmpBuf([0; 32])));
+    // SAFETY: `buf` is a live heap buffer; see the module's rules for the
+    // second return, which happens on the child's thread.
+    if unsafe { w2n_vfork_setjmp(buf) } != 0 {
+        return 0;
     }
+    // SAFETY: `buf` came from Box::into_raw just above.
+    let jmp = *unsafe { Box::from_raw(buf) };
+    parent(mode, jmp)
 }
 
 /// P: publish, save the guest stack (and data), clone and sleep until the
@@ -350,7 +323,7 @@ pub fn child_thread() -> i32 {
         std::thread::sleep(Duration::from_micros(500));
     }
     // The part of P's stack the child may overwrite.
-    let sp = parent.jmp.0[6] as usize;
+    let sp = parent.jmp.0[SP_SLOT] as usize;
     let Some(top) = stack_top_of(sp) else {
         sys(NR_EXIT_GROUP, &[127]);
         return 127;
@@ -373,9 +346,8 @@ pub fn child_thread() -> i32 {
     let own_limit = crate::traphandlers::replace_stack_limit(parent.stack_limit);
     let own_handlers = crate::exceptions::top();
     crate::exceptions::set_top(parent.handlers as *mut _);
-    let back = Box::into_raw(Box::new(JmpBuf([0; 8])));
+    let back = Box::into_raw(Box::new(JmpBuf([0; 32])));
     BACK.with(|b| b.set(back));
-    #[cfg(target_arch = "x86_64")]
     // SAFETY: jumps to P's `__vfork` call on P's stack with P's registers;
     // the child comes back by `w2n_vfork_longjmp(back)` (exec/exit) into
     // this closure on Q's stack, whose frame it never touched, or by a
@@ -385,8 +357,6 @@ pub fn child_thread() -> i32 {
             w2n_vfork_longjmp(&jmp)
         }
     });
-    #[cfg(not(target_arch = "x86_64"))]
-    let result: Result<(), TrapError> = Err(TrapError::Exit(127));
     BACK.with(|b| b.set(std::ptr::null_mut()));
     // SAFETY: `back` came from Box::into_raw above and is no longer used.
     drop(unsafe { Box::from_raw(back) });
@@ -449,14 +419,9 @@ fn leave_child(command: Command) -> ! {
     if back.is_null() {
         super::fatal("vfork: no way back from the child");
     }
-    #[cfg(target_arch = "x86_64")]
     // SAFETY: `back` was saved by `child_thread`, whose frame on Q's stack
     // is live; the frames left behind are on P's stack, put back next.
-    unsafe {
-        w2n_vfork_longjmp(back)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    super::fatal("vfork: not supported on this architecture")
+    unsafe { w2n_vfork_longjmp(back) }
 }
 
 /// The vfork child execs: leave the parent's stack, then exec on Q.
