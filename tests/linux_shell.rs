@@ -5,7 +5,8 @@
 //!   there): `./linux -c "$(cat NAME.sh)"`, stdout and exit status compared.
 //! * Terminal cases, through a pseudo-terminal: the prompt must come back
 //!   after a command without pressing Enter (SIGCHLD interrupts the shell's
-//!   read), Ctrl-C ends `sleep 100`, vi edits and saves a file.
+//!   read), Ctrl-C ends `sleep 100`, vi edits and saves a file, the
+//!   window size reaches the guest.
 //!
 //! Every case has a timeout that fails it. If the guest or the image
 //! cannot be built, every case fails with the reason.
@@ -62,6 +63,7 @@ fn main() {
         .with_ignored_flag(true),
     );
     trials.push(Trial::test("tty::vi_edit", vi_edit));
+    trials.push(Trial::test("tty::winsize", winsize));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -173,5 +175,23 @@ fn vi_edit() -> Result<(), Failed> {
     let at = pty.expect(at, PROMPT, Duration::from_secs(10))?;
     pty.send(b"cat /tmp/vi.txt\n")?;
     pty.expect(at, "hello from vi\r\n", Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// The console tty has the host terminal's size and follows it: a new
+/// size reaches `stty`, and the guest's foreground job gets SIGWINCH.
+fn winsize() -> Result<(), Failed> {
+    let (mut pty, at) = boot_to_prompt()?;
+    pty.send(b"stty size\n")?;
+    let at = pty.expect(at, "\r\n24 80\r\n", Duration::from_secs(5))?;
+    pty.send(
+        b"sh -c 'trap \"echo got WINCH; exit\" WINCH; echo ready; while :; do usleep 50000; done'\n",
+    )?;
+    let at = pty.expect(at, "\r\nready\r\n", Duration::from_secs(5))?;
+    pty.set_size(33, 101)?;
+    let at = pty.expect(at, "got WINCH\r\n", Duration::from_secs(5))?;
+    let at = pty.expect(at, PROMPT, Duration::from_secs(5))?;
+    pty.send(b"stty size\n")?;
+    pty.expect(at, "\r\n33 101\r\n", Duration::from_secs(5))?;
     Ok(())
 }

@@ -161,6 +161,22 @@ impl Pty {
         })
     }
 
+    /// Gives the terminal a new size (TIOCSWINSZ on the master side: the
+    /// host kernel sends SIGWINCH to the child's foreground group).
+    pub fn set_size(&self, rows: u16, cols: u16) -> Result<(), String> {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads the winsize we pass.
+        if unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) } != 0 {
+            return Err(format!("TIOCSWINSZ: {}", std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         use std::io::Write;
         self.master.write_all(bytes).map_err(|e| e.to_string())
