@@ -10,6 +10,8 @@
 #include <linux/irq.h>
 #include <linux/hardirq.h>
 #include <linux/sched.h>
+#include <linux/sched/task_stack.h>
+#include <asm/irq_regs.h>
 #include <asm/host_ops.h>
 #include <asm/wasm.h>
 #include <asm/kick.h>
@@ -33,12 +35,20 @@ int *kernel_preempt_flag(void)
 static noinline bool irq_in_kernel(int irq)
 {
 	unsigned long flags = wasm_irq_flags;
-	struct task_struct *cur;
+	struct task_struct *cur = current;
+	struct pt_regs *old_regs;
 
 	wasm_irq_flags = ARCH_IRQ_DISABLED;
+	/*
+	 * The tick handler does its per-tick work (scheduler_tick, process
+	 * times, the timer wheel) only when it finds interrupt registers:
+	 * without them no task was ever preempted by time.
+	 */
+	old_regs = set_irq_regs(task_pt_regs(cur));
 	irq_enter();
 	generic_handle_irq(irq);
 	irq_exit();
+	set_irq_regs(old_regs);
 	wasm_irq_flags = flags;
 
 	cur = current;
