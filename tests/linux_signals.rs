@@ -1,0 +1,256 @@
+//! Signals into running user code (issue 13): busy programs that make no
+//! system calls are stopped by Ctrl-C, `kill -STOP`/`-CONT`/`-9` and
+//! `timeout`, and busy background programs do not starve the foreground.
+//!
+//! The Linux image (kernel.wasm + busybox.wasm, user module compiled with
+//! interrupt checks, the default of `build_linux_image`) runs an interactive
+//! shell on a pseudo-terminal. Every step that waits for a signal to act
+//! has a bound of 2 s and fails the case when it is missed; booting and
+//! the shell's own replies have the suite's longer bound. Host target only:
+//! under qemu-user the 2 s bounds would measure the emulator.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+use w2native::image::{applets, build_linux_image, ImageInput};
+use w2native::{CompileOptions, Target};
+use w2native_tests::linux::{build_runtime, guest_artifact, Pty};
+
+/// How long a signal may take to act on a busy program.
+const SIGNAL_BOUND: Duration = Duration::from_secs(2);
+/// Booting, and replies of a shell that is not competing with anything.
+const SLOW: Duration = Duration::from_secs(30);
+const PROMPT: &str = "# ";
+/// A CPU-bound loop with no system calls (BusyBox awk's interpreter).
+const BUSY: &str = "awk 'BEGIN{while(1);}'";
+
+type Case = fn() -> Result<(), Failed>;
+
+fn main() {
+    let args = Arguments::from_args();
+    let cases: [(&str, Case); 7] = [
+        ("ctrl_c_shell_loop", ctrl_c_shell_loop),
+        ("ctrl_c_awk_loop", ctrl_c_awk_loop),
+        ("ctrl_c_yes", ctrl_c_yes),
+        (
+            "stop_cont_kill_busy_background",
+            stop_cont_kill_busy_background,
+        ),
+        ("timeout_busy", timeout_busy),
+        (
+            "busy_background_no_starvation",
+            busy_background_no_starvation,
+        ),
+        ("trap_runs_in_busy_shell_loop", trap_runs_in_busy_shell_loop),
+    ];
+    let trials = cases
+        .into_iter()
+        .map(|(name, f)| match known_issue(name) {
+            Some(reason) => {
+                Trial::test(format!("{name} (ignored: {reason})"), f).with_ignored_flag(true)
+            }
+            None => Trial::test(name, f),
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// Cases that fail because of a known bug outside signal delivery (see
+/// docs/known-issues.md): ignored with the reason in their name.
+fn known_issue(name: &str) -> Option<&'static str> {
+    match name {
+        "timeout_busy" => Some(
+            "known issue: BusyBox timeout vforks again inside its vfork child, which the Runner's vfork does not support (the image crashes, also without a busy program)",
+        ),
+        _ => None,
+    }
+}
+
+/// The image, built once for all cases.
+fn image() -> Result<&'static Path, Failed> {
+    static IMAGE: OnceLock<Result<(tempfile::TempDir, PathBuf), String>> = OnceLock::new();
+    IMAGE
+        .get_or_init(build_image)
+        .as_ref()
+        .map(|(_, p)| p.as_path())
+        .map_err(|e| e.into())
+}
+
+fn build_image() -> Result<(tempfile::TempDir, PathBuf), String> {
+    let target = Target::host();
+    let kernel = guest_artifact("W2NATIVE_KERNEL_WASM", "build-kernel.sh")?;
+    let busybox = guest_artifact("W2NATIVE_BUSYBOX_WASM", "build-userland.sh")?;
+    build_runtime()?;
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let (kwasm, bwasm) = (read(&kernel)?, read(&busybox)?);
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let image = work.path().join("linux");
+    build_linux_image(
+        ImageInput {
+            wasm: &kwasm,
+            opts: CompileOptions::new(target, "kernel", "kernel"),
+        },
+        Some(ImageInput {
+            wasm: &bwasm,
+            // `None`: the image's default, interrupt checks on.
+            opts: CompileOptions::new(target, "busybox", "busybox"),
+        }),
+        &applets(&busybox, &bwasm),
+        &[],
+        &image,
+    )
+    .map_err(|e| format!("building the Linux image failed: {e}"))?;
+    Ok((work, image))
+}
+
+/// An interactive shell at its first prompt; returns the terminal and the
+/// offset after that prompt.
+fn shell() -> Result<(Pty, usize), Failed> {
+    let mut pty = Pty::spawn(image()?, &[])?;
+    let at = pty.expect(0, PROMPT, SLOW)?;
+    Ok((pty, at))
+}
+
+/// Types `line`, waits for its echo, and gives the command time to be busy.
+fn start_busy(pty: &mut Pty, at: usize, line: &str) -> Result<usize, Failed> {
+    pty.send(format!("{line}\n").as_bytes())?;
+    let at = pty.expect(at, &format!("{line}\r\n"), SLOW)?;
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(at)
+}
+
+/// Runs `line` at the prompt and waits for `want` in its output.
+fn run(pty: &mut Pty, at: usize, line: &str, want: &str, bound: Duration) -> Result<usize, Failed> {
+    pty.send(format!("{line}\n").as_bytes())?;
+    let at = pty.expect(at, &format!("{line}\r\n"), SLOW)?;
+    Ok(pty.expect(at, want, bound)?)
+}
+
+/// Ctrl-C on a busy foreground command: the prompt is back within the
+/// bound, and the shell is the same one, with `$?` = 128 + SIGINT.
+fn ctrl_c(line: &str) -> Result<(), Failed> {
+    let (mut pty, at) = shell()?;
+    let at = start_busy(&mut pty, at, line)?;
+    pty.send(b"\x03")?;
+    let at = pty.expect(at, PROMPT, SIGNAL_BOUND)?;
+    run(&mut pty, at, "echo status $?", "status 130\r\n", SLOW)?;
+    Ok(())
+}
+
+/// The loop runs in the shell itself (a builtin loop, no child).
+fn ctrl_c_shell_loop() -> Result<(), Failed> {
+    ctrl_c("while :; do :; done")
+}
+
+fn ctrl_c_awk_loop() -> Result<(), Failed> {
+    ctrl_c(BUSY)
+}
+
+/// `yes` writes to /dev/null as fast as it can: it does make syscalls, so
+/// this one also checks that a signal is not lost between them.
+fn ctrl_c_yes() -> Result<(), Failed> {
+    ctrl_c("yes > /dev/null")
+}
+
+/// `kill -STOP`, `kill -CONT` and `kill -9` from the same shell, each
+/// checked within the bound: the state in /proc, then `wait`'s 128 + 9.
+/// (ash's `wait` does not block for a job it last saw stopped, since it
+/// does not ask for continue events, so the shell first lets the SIGCHLD of
+/// the death arrive, as on Linux.)
+/// (Command lines stay shorter than the terminal's 80 columns, so their
+/// echo is one line.)
+fn stop_cont_kill_busy_background() -> Result<(), Failed> {
+    let (mut pty, at) = shell()?;
+    let at = run(&mut pty, at, &format!("{BUSY} & p=$!"), PROMPT, SLOW)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let at = run(
+        &mut pty,
+        at,
+        "kill -STOP $p; usleep 200000; grep State: /proc/$p/status",
+        "State:\tT (stopped)\r\n",
+        SIGNAL_BOUND,
+    )?;
+    // Running again: any state but stopped (the third field of stat).
+    let at = run(
+        &mut pty,
+        at,
+        "kill -CONT $p; usleep 200000; echo st-$(cut -d' ' -f3 /proc/$p/stat)",
+        "st-",
+        SIGNAL_BOUND,
+    )?;
+    let end = pty.expect(at, "\r\n", SLOW)?;
+    let state = pty.seen[at..end - 2].to_string();
+    if state == "T" || state.is_empty() {
+        return Err(format!("after kill -CONT the state is {state:?}:\n{}", pty.seen).into());
+    }
+    run(
+        &mut pty,
+        end,
+        "kill -9 $p; usleep 200000; wait $p; echo killed $?",
+        "killed 137\r\n",
+        SIGNAL_BOUND,
+    )?;
+    Ok(())
+}
+
+/// BusyBox `timeout` sends SIGTERM after 1 s; the program dies of it and the
+/// shell reports 128 + 15 (BusyBox's timeout execs the program, so its
+/// status is the program's, unlike coreutils' 124).
+fn timeout_busy() -> Result<(), Failed> {
+    let (mut pty, at) = shell()?;
+    run(
+        &mut pty,
+        at,
+        &format!("timeout 1 {BUSY}; echo status $?"),
+        "status 143\r\n",
+        Duration::from_secs(1) + SIGNAL_BOUND,
+    )?;
+    Ok(())
+}
+
+/// Two busy background loops, then foreground commands that need the
+/// kernel (fork, exec, pipes): each finishes within the bound.
+fn busy_background_no_starvation() -> Result<(), Failed> {
+    let (mut pty, at) = shell()?;
+    let at = run(&mut pty, at, &format!("{BUSY} & {BUSY} &"), PROMPT, SLOW)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let at = run(
+        &mut pty,
+        at,
+        "seq 1 500 | sort -rn | head -1",
+        "500\r\n",
+        SIGNAL_BOUND,
+    )?;
+    let at = run(&mut pty, at, "echo fg-$((6*7))", "fg-42\r\n", SIGNAL_BOUND)?;
+    run(
+        &mut pty,
+        at,
+        "kill -9 %1 %2; wait; echo reaped",
+        "reaped\r\n",
+        SIGNAL_BOUND,
+    )?;
+    Ok(())
+}
+
+/// A user handler runs in the middle of a busy loop: the shell's SIGUSR1
+/// handler (for its trap) runs while the shell loops without syscalls, and
+/// the loop sees the variable the trap set.
+fn trap_runs_in_busy_shell_loop() -> Result<(), Failed> {
+    let (mut pty, at) = shell()?;
+    let at = run(
+        &mut pty,
+        at,
+        "trap 'f=1' USR1; f=0; (sleep 1; kill -USR1 $$) &",
+        PROMPT,
+        SLOW,
+    )?;
+    run(
+        &mut pty,
+        at,
+        "while [ $f = 0 ]; do :; done; echo handled",
+        "handled\r\n",
+        Duration::from_secs(1) + SIGNAL_BOUND,
+    )?;
+    Ok(())
+}
