@@ -182,7 +182,7 @@ fn translate(
     };
     t.b.finalize(frontend);
     if env.bounds == BoundsMode::Explicit && env.elision.enabled {
-        let n = env::elide_dominated_checks(&mut func);
+        let n = env::elide_checks(env, &mut func);
         env.elision
             .elided
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
