@@ -9,13 +9,16 @@
 //! - `runtime [--target T]`: build the runtime for x86_64, aarch64 or
 //!   riscv64 (cross builds use Debian's Rust, see `cross.rs`);
 //! - `guest`: build kernel.wasm and busybox.wasm (cached by input hash);
-//! - `boot-bench`: time the Linux image's build, boot and idle CPU.
+//! - `boot-bench`: time the Linux image's build, boot and idle CPU;
+//! - `busybox-tests [--target T] [APPLET...]`: BusyBox's own testsuite in
+//!   the guest against a native baseline (`busybox_tests.rs`).
 //!
 //! Everything a fresh Debian bookworm machine lacks is installed here with
 //! apt-get; nothing relies on a package installed by hand.
 
 mod bench;
 mod boot_bench;
+mod busybox_tests;
 mod cross;
 mod deps;
 mod fuzz;
@@ -32,11 +35,12 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench_command(&args[1..]),
         Some("boot-bench") => boot_bench::boot_bench_command(&args[1..]),
         Some("fuzz") => fuzz::fuzz_command(&args[1..]),
+        Some("busybox-tests") => busybox_tests::busybox_tests_command(&args[1..]),
         Some("guest") => guest().map(|_| ()),
         Some("run") => run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime (all targets)\n  runtime [--target x86_64|aarch64|riscv64]  build the runtime for a target (default: all)\n  guest   build kernel.wasm and busybox.wasm (cached)\n  boot-bench [--runs N] [--idle-secs S]  time the Linux image: build, -c true, first prompt, idle CPU"
+                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime (all targets)\n  runtime [--target x86_64|aarch64|riscv64]  build the runtime for a target (default: all)\n  guest   build kernel.wasm and busybox.wasm (cached)\n  boot-bench [--runs N] [--idle-secs S]  time the Linux image: build, -c true, first prompt, idle CPU\n  busybox-tests [--target T] [APPLET...]  BusyBox's testsuite in the guest vs native"
             );
             return ExitCode::from(2);
         }
