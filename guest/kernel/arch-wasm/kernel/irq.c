@@ -31,7 +31,7 @@ int *kernel_preempt_flag(void)
 	return &wasm_preempt_pending;
 }
 
-/* returns true if the idle thread must be woken to reschedule */
+/* returns true if the idle thread must be woken (it sleeps on the host) */
 static noinline bool irq_in_kernel(int irq)
 {
 	unsigned long flags = wasm_irq_flags;
@@ -57,7 +57,13 @@ static noinline bool irq_in_kernel(int irq)
 		wasm_kick_user(cur);
 	}
 	wasm_kick_signalled(NULL);
-	return is_idle_task(cur) && need_resched();
+	/*
+	 * An interrupt ends the idle task's wait, as on a real CPU, whether
+	 * or not it made work: the idle loop then decides about the tick
+	 * (it stops it only after it saw a tick arrive in idle; without this
+	 * the tick never stopped and an idle system took ~100 interrupts/s).
+	 */
+	return is_idle_task(cur);
 }
 
 __attribute__((export_name("kernel_irq")))
