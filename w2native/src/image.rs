@@ -288,7 +288,14 @@ pub fn initramfs(applets: &[String], extra: &[&Path]) -> Result<Vec<u8>, String>
     c.file("etc/init.d/rcS", 0o755, RCS.as_bytes());
     c.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n");
     c.file("etc/group", 0o644, b"root:x:0:\n");
-    c.file("etc/hosts", 0o644, b"127.0.0.1 localhost\n");
+    // The host name (rcS's, and the Runner's for -c) resolves like on a
+    // Debian install; without it `hostname -f` asks DNS, which has no
+    // server here, and fails after a 10 s timeout.
+    c.file(
+        "etc/hosts",
+        0o644,
+        b"127.0.0.1 localhost\n127.0.1.1 w2native\n",
+    );
     c.file("etc/profile", 0o644, PROFILE.as_bytes());
     for dir in extra {
         c.add_tree(dir, "")?;

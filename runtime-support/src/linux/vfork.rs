@@ -367,6 +367,10 @@ pub fn child_thread() -> i32 {
     CURRENT.with(|c| c.borrow_mut().take());
     // SAFETY: as above; P still sleeps (it wakes at our exec/exit call).
     unsafe { std::ptr::copy_nonoverlapping(saved.as_ptr(), low as *mut u8, saved.len()) };
+    // Freed here: this thread ends in exit_group (now or when the program
+    // it execs ends), which unwinds past this frame without running drops,
+    // and the copy of P's stack (512 KiB and more) leaked at every fork.
+    drop(saved);
     drop(parent);
 
     match (COMMAND.with(|c| c.borrow_mut().take()), result) {
