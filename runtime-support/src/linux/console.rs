@@ -9,6 +9,9 @@
 //! (output processing stays on, so the kernel log's bare newlines still
 //! start a line), and restored when the process ends. At end of input the
 //! guest gets one Ctrl-D, i.e. end of file for a reader in canonical mode.
+//!
+//! `--no-console` starts no reader and leaves the terminal alone; without
+//! `-c`, init is then [`headless_init`] instead of a shell on the console.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -31,6 +34,9 @@ pub fn stdin_is_tty() -> bool {
 /// interrupt), and only if the kernel has a console input (`console_read`).
 pub fn start() {
     static STARTED: std::sync::Once = std::sync::Once::new();
+    if super::runner().options.no_console {
+        return;
+    }
     let has_input = kernel()
         .instance()
         .module()
@@ -110,5 +116,30 @@ pub fn restore() {
     if let Some(t) = SAVED.lock().unwrap_or_else(|e| e.into_inner()).take() {
         // SAFETY: restoring the attributes saved in `start`.
         unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+    }
+}
+
+/// Init of a headless image (`--no-console` without `-c`), on init's own
+/// thread: mounts what rcS would, then reaps orphans for good, blocked in
+/// `waitid` (init's other job; this ABI has no `wait4`). No program runs
+/// as init, so nothing reads or writes the console. If init has no child
+/// left (the telnet daemon, its child, was killed), nothing can ever
+/// happen again: power off.
+pub fn headless_init() -> ! {
+    const NR_WAITID: i32 = 95;
+    const P_ALL: i32 = 0;
+    const WEXITED: i32 = 4;
+    const WALL: i32 = 0x4000_0000;
+    const ECHILD: i32 = 10;
+    super::process::mount_basics();
+    loop {
+        let r = super::native::sys(NR_WAITID, &[P_ALL, 0, 0, WEXITED | WALL, 0]);
+        if r == -ECHILD {
+            super::hostops::write_all(
+                2,
+                b"w2native runner: headless init has no process left; powering off\n",
+            );
+            super::exit_process(0)
+        }
     }
 }

@@ -472,6 +472,9 @@ unsafe extern "C" fn user_clone(
     stack: i32,
     tls: i32,
 ) -> i32 {
+    if let Some(status) = super::native::run_clone(stack as u32) {
+        return status;
+    }
     super::process::thread_main(flags as u32, stack as u32, tls as u32)
 }
 
@@ -483,6 +486,12 @@ unsafe extern "C" fn user_start(_vmctx: *mut VMContext, task: i32, path: i32, le
         super::selftest::run(task, &path);
     }
     if runner.user.is_some() {
+        if super::process::is_init() {
+            super::telnet::start();
+            if runner.options.no_console && runner.options.command.is_none() {
+                super::console::headless_init()
+            }
+        }
         super::console::start();
         let status = super::process::run(super::process::first_exec(&path));
         if super::process::is_init() {

@@ -15,6 +15,7 @@
 //! linux                      boot, run /init (or tell that there is no userland)
 //! linux --selftest           boot, then run the kernel acceptance checks as init
 //! linux --cmdline 'loglevel=8' --mem 128
+//! linux --telnet 127.0.0.1:2323 --no-console   a shell per telnet connection, headless
 //! ```
 //!
 //! Unsafe rules of this module: the kernel instance lives for the whole
@@ -28,9 +29,11 @@ pub mod hostops;
 pub mod image;
 pub mod interrupt;
 pub mod kernel;
+pub mod native;
 pub mod process;
 pub mod selftest;
 pub mod sync;
+pub mod telnet;
 pub mod vfork;
 pub mod winsize;
 
@@ -57,14 +60,25 @@ pub struct Options {
     pub mem_mb: u32,
     /// `-c CMD`: init runs `sh -c CMD` and its status is the exit status.
     pub command: Option<String>,
+    /// `--telnet HOST:PORT`: serve shells over telnet there ([`telnet`]).
+    pub telnet: Option<String>,
+    /// `--telnet-cmd CMD`: what each telnet connection runs.
+    pub telnet_cmd: Option<String>,
+    /// `--no-console`: leave stdin alone; without `-c`, init only mounts
+    /// and reaps (a headless server for `--telnet`).
+    pub no_console: bool,
 }
 
 const USAGE: &str = "\
-usage: linux [-c CMD] [--selftest] [--cmdline ARGS] [--mem MIB]
+usage: linux [-c CMD] [--selftest] [--cmdline ARGS] [--mem MIB] [--telnet HOST:PORT [--telnet-cmd CMD]] [--no-console]
   -c CMD          run `sh -c CMD` as init; exit with its status
   --selftest      boot, then run the kernel checks (tmpfs, proc, sockets, ping) as init
   --cmdline ARGS  kernel command line (e.g. 'loglevel=8')
-  --mem MIB       memory given to the kernel, in MiB (default: the kernel's own, 64)";
+  --mem MIB       memory given to the kernel, in MiB (default: the kernel's own, 64)
+  --telnet HOST:PORT  serve a shell per telnet connection there (default host: 127.0.0.1;
+                  port 0 picks a free one; the address is printed on stderr)
+  --telnet-cmd CMD    what a telnet connection runs (default: telnetd -i -l /bin/sh)
+  --no-console    do not read stdin; without -c the image runs headless";
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options::default();
@@ -78,6 +92,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         match a.as_str() {
             "--selftest" => o.selftest = true,
             "-c" => o.command = Some(value("-c")?),
+            "--telnet" => o.telnet = Some(value("--telnet")?),
+            "--telnet-cmd" => o.telnet_cmd = Some(value("--telnet-cmd")?),
+            "--no-console" => o.no_console = true,
             "--cmdline" => o.cmdline = value("--cmdline")?,
             "--mem" => {
                 let v = value("--mem")?;
@@ -213,6 +230,16 @@ fn boot(
             return 1;
         }
     };
+    if let Some(addr) = &options.telnet {
+        let bound = match user {
+            Some(_) => telnet::bind(addr, options.telnet_cmd.as_deref()),
+            None => Err("--telnet needs an image with user programs (busybox.wasm)".into()),
+        };
+        if let Err(e) = bound {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    }
     let mem_bytes = options.mem_mb << 20;
     if RUNNER
         .set(Runner {

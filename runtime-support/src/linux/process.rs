@@ -315,7 +315,7 @@ fn initial_stack(base: u32, size: u32, exec: &Exec) -> Option<u32> {
 /// `-c CMD` (on init's thread, before the shell starts): /proc, /sys,
 /// /dev (devtmpfs) and /tmp, and the host name. Failures are ignored, like
 /// `mount ... 2>/dev/null`.
-fn mount_basics() {
+pub(crate) fn mount_basics() {
     const NR_MOUNT: i32 = 40;
     let k = kernel();
     let scratch = sys(NR_MMAP2, &[0, 4096, 3, 0x22, -1, 0]);
