@@ -49,6 +49,19 @@ const SYSCALL_CHECKS: &[(&str, &[&str])] = &[
             "icmp-echo-reply",
         ],
     ),
+    (
+        "signals",
+        &[
+            "sig-deliver",
+            "sig-flags",
+            "sig-old-mask",
+            "sig-info",
+            "sig-resethand",
+            "sig-nodefer-mask",
+            "sig-defer-mask",
+            "sig-sigsuspend-mask",
+        ],
+    ),
 ];
 
 struct Boot {

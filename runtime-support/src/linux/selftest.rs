@@ -1,7 +1,8 @@
 //! `--selftest`: the kernel acceptance checks, run by the Runner as the
 //! init task instead of a user program (issue 4): tmpfs files, procfs,
-//! a unix socket pair, and an ICMP echo over loopback, all through
-//! `kernel_syscall` on init's own host thread.
+//! a unix socket pair, an ICMP echo over loopback and signal delivery
+//! (`kernel_get_signal`), all through `kernel_syscall` on init's own host
+//! thread.
 //!
 //! Output: one `TEST <name>: ok|FAIL (detail)` line per check on stdout,
 //! then `selftest: N passed, M failed`; the process exits with status 0
@@ -194,6 +195,108 @@ impl Checks {
         );
         self.sys(NR_CLOSE, &[fd]);
     }
+
+    /// `kernel_get_signal` after a signal with a handler (docs/host-abi.md):
+    /// the flags as they were before SA_RESETHAND reset the action, the
+    /// mask from before the delivery (the saved one after sigsuspend), the
+    /// siginfo, and the mask the kernel left (sa_mask, and the signal
+    /// unless SA_NODEFER).
+    fn signals(&mut self) {
+        const NR_KILL: i32 = 129;
+        const NR_RT_SIGSUSPEND: i32 = 133;
+        const NR_RT_SIGACTION: i32 = 134;
+        const NR_RT_SIGPROCMASK: i32 = 135;
+        const SIG_SETMASK: i32 = 2;
+        const SA_SIGINFO: u32 = 0x4;
+        const SA_NODEFER: u32 = 0x4000_0000;
+        const SA_RESETHAND: u32 = 0x8000_0000;
+        const EINTR: i32 = 4;
+        let bit = |sig: u32| 1u64 << (sig - 1);
+        let (hup, usr2) = (bit(1), bit(12));
+        let word = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+        let mask_of = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+        let out = self.buf(super::kernel::SIGNAL_SIZE as usize);
+        let set = self.buf(8);
+        let set_mask = |c: &mut Checks, m: u64| {
+            c.k.write(set as u32, &m.to_le_bytes());
+            c.sys(NR_RT_SIGPROCMASK, &[SIG_SETMASK, set, 0, 8])
+        };
+        let cur_mask = |c: &mut Checks| {
+            c.sys(NR_RT_SIGPROCMASK, &[SIG_SETMASK, 0, set, 8]);
+            mask_of(&c.get(set, 8), 0)
+        };
+        let action = |c: &mut Checks, sig: i32, handler: u32, flags: u32, mask: u64| {
+            let mut act = handler.to_le_bytes().to_vec();
+            act.extend(flags.to_le_bytes());
+            act.extend(mask.to_le_bytes());
+            let a = c.put(&act);
+            c.sys(NR_RT_SIGACTION, &[sig, a, 0, 8])
+        };
+
+        // SIGUSR1: one-shot, not deferred, with siginfo; SIGHUP blocked
+        // before, SIGUSR2 in sa_mask.
+        set_mask(self, hup);
+        let flags = SA_SIGINFO | SA_NODEFER | SA_RESETHAND;
+        action(self, 10, 0x1234, flags, usr2);
+        let r = self.sys(NR_KILL, &[1, 10]);
+        let sig = self.k.get_signal(out as u32);
+        let d = self.get(out, super::kernel::SIGNAL_SIZE as usize);
+        let handler = word(&d, 0);
+        self.check(
+            "sig-deliver",
+            r == 0 && sig == 10 && handler == 0x1234,
+            format!("kill {r}, signal {sig}, handler {handler:#x}"),
+        );
+        let got = word(&d, 4);
+        self.check(
+            "sig-flags",
+            got & flags == flags,
+            format!("sa_flags {got:#x}"),
+        );
+        let old = mask_of(&d, 8);
+        self.check("sig-old-mask", old == hup, format!("mask {old:#x}"));
+        let (signo, code, pid) = (word(&d, 16), word(&d, 24), word(&d, 28));
+        self.check(
+            "sig-info",
+            signo == 10 && code == 0 && pid == 1,
+            format!("si_signo {signo} si_code {code} si_pid {pid}"),
+        );
+        let oact = self.buf(16);
+        self.sys(NR_RT_SIGACTION, &[10, 0, oact, 8]);
+        let now = word(&self.get(oact, 4), 0);
+        self.check("sig-resethand", now == 0, format!("handler now {now:#x}"));
+        let m = cur_mask(self);
+        self.check("sig-nodefer-mask", m == hup | usr2, format!("mask {m:#x}"));
+
+        // SIGUSR2 without flags: the signal itself is blocked too.
+        set_mask(self, hup);
+        action(self, 12, 0x1235, 0, 0);
+        self.sys(NR_KILL, &[1, 12]);
+        let sig = self.k.get_signal(out as u32);
+        let old = mask_of(&self.get(out, 16), 8);
+        let m = cur_mask(self);
+        self.check(
+            "sig-defer-mask",
+            sig == 12 && old == hup && m == hup | usr2,
+            format!("signal {sig}, old {old:#x}, now {m:#x}"),
+        );
+
+        // sigsuspend: the mask to restore is the one it saved, not its
+        // temporary one.
+        set_mask(self, hup | usr2);
+        self.sys(NR_KILL, &[1, 12]);
+        let empty = self.buf(8);
+        let r = self.sys(NR_RT_SIGSUSPEND, &[empty, 8]);
+        let sig = self.k.get_signal(out as u32);
+        let old = mask_of(&self.get(out, 16), 8);
+        self.check(
+            "sig-sigsuspend-mask",
+            r == -EINTR && sig == 12 && old == hup | usr2,
+            format!("ret {r}, signal {sig}, old {old:#x}"),
+        );
+        action(self, 12, 0, 0, 0);
+        set_mask(self, 0);
+    }
 }
 
 /// Runs the checks on init's thread and ends the process.
@@ -228,6 +331,7 @@ pub fn run(_task: i32, path: &str) -> ! {
         c.proc();
         c.socketpair();
         c.ping();
+        c.signals();
     }
     let summary = format!("selftest: {} passed, {} failed\n", c.passed, c.failed);
     write_all(1, summary.as_bytes());
