@@ -7,7 +7,8 @@
 //! Prints one line per file, the failures, the skips with their reasons, and
 //! a closing `N passed, N failed` line counting assertions.
 //!
-//! Usage: `cargo test -p w2native-tests --test spec [-- FILTER] [--bounds MODE]`.
+//! Usage: `cargo test -p w2native-tests --test spec [-- FILTER] [--bounds MODE]
+//! [--interrupt-checks]` (the last compiles every module with interrupt checks).
 
 use rayon::prelude::*;
 use std::process::ExitCode;
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            "--interrupt-checks" => w2native_tests::loader::set_interrupt_checks(true),
             // libtest flags cargo may pass through.
             "--nocapture" | "--quiet" | "-q" | "--test-threads" | "--include-ignored"
             | "--ignored" => {}

@@ -46,7 +46,24 @@ w2native_environ::foreach_builtin!(define_builtins_table);
 /// Status returned by a builtin that wants compiled code to trap.
 const TRAP: i32 = 1;
 
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    include_str!("arch/interrupt_x86_64.S"),
+    builtin = sym imp::interrupt_c
+);
+
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" {
+    /// `imp::interrupt_c` with every register preserved (Cranelift's
+    /// `preserve_all` convention, what compiled x86_64 code uses for it).
+    pub(crate) fn w2n_interrupt_preserve_all(vmctx: *mut VMContext) -> i32;
+}
+
 mod imp {
+    #[cfg(not(target_arch = "x86_64"))]
+    pub(crate) use self::interrupt_c as interrupt;
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) use super::w2n_interrupt_preserve_all as interrupt;
     use super::*;
     pub(crate) use crate::exceptions::{
         exn_invoke_caught, exn_rethrow, exn_tag, exn_throw, exn_try_call,
@@ -281,7 +298,10 @@ mod imp {
         unsafe { crate::atomics::wait64(p as *const u64, expected as u64, timeout_ns) }
     }
 
-    pub unsafe extern "C" fn interrupt(vmctx: *mut VMContext) -> i32 {
+    /// The `interrupt` builtin itself; compiled code reaches it through
+    /// the table entry `interrupt` (on x86_64 a trampoline that keeps every
+    /// register, see `arch/interrupt_x86_64.S`).
+    pub unsafe extern "C" fn interrupt_c(vmctx: *mut VMContext) -> i32 {
         // SAFETY: compiled code passes its own live vmctx (module rules).
         if unsafe { (*vmctx).take_interrupt() } {
             crate::linux::interrupt::interrupted(vmctx);

@@ -31,12 +31,20 @@ impl std::fmt::Display for LoadError {
 }
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+static INTERRUPT_CHECKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Compile every module loaded from now on with interrupt checks (the spec
+/// suite's `--interrupt-checks`: the checks must not change any result).
+pub fn set_interrupt_checks(on: bool) {
+    INTERRUPT_CHECKS.store(on, Ordering::Relaxed);
+}
 
 /// Compiles `wasm` and loads it; `dir` holds the intermediate files.
 pub fn load(wasm: &[u8], name: &str, bounds: BoundsMode, dir: &Path) -> Result<Module, LoadError> {
     let namespace = format!("m{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
     let mut opts = CompileOptions::new(Target::host(), &namespace, name);
     opts.bounds = bounds;
+    opts.interruptible = Some(INTERRUPT_CHECKS.load(Ordering::Relaxed));
     let (object, _) = w2native::compile_module(wasm, &opts).map_err(LoadError::Compile)?;
     let obj_path = dir.join(format!("{namespace}.o"));
     let so_path = dir.join(format!("{namespace}.so"));

@@ -240,7 +240,10 @@ fn translate_env<'a>(
         abi,
         bounds: opts.bounds,
         elision: crate::translate::Elision::new(opts.elide_checks),
-        interruptible: opts.interruptible.unwrap_or(false),
+        interruptible: opts
+            .interruptible
+            .unwrap_or(false)
+            .then(|| crate::translate::interrupt_call_conv(isa)),
     }
 }
 

@@ -14,6 +14,9 @@
 //!   --only a,b            run only these workloads
 //!   --callgrind           instead of timing, count instructions (native and
 //!                         w2native modes, smaller inputs) into their own table
+//!   --interrupt-checks    add "w2native guard, interrupt checks": guard mode
+//!                         compiled with `--interrupt-checks on`, to compare
+//!                         with "w2native guard" (the cost of the checks)
 //!   --install-wasmtime    `cargo install wasmtime-cli` (pinned) into the cache
 //!   --no-write            print only, leave docs/performance.md alone
 //!
@@ -112,6 +115,7 @@ struct Opts {
     callgrind: bool,
     install_wasmtime: bool,
     write: bool,
+    interrupt_checks: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -121,6 +125,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         callgrind: false,
         install_wasmtime: false,
         write: true,
+        interrupt_checks: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -139,6 +144,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--callgrind" => o.callgrind = true,
             "--install-wasmtime" => o.install_wasmtime = true,
             "--no-write" => o.write = false,
+            "--interrupt-checks" => o.interrupt_checks = true,
             other => return Err(format!("bench: unknown option {other}")),
         }
     }
@@ -298,6 +304,15 @@ pub fn bench_command(args: &[String]) -> Result<(), String> {
             compiler: Some("wasm2c + clang-19 -O2"),
         },
     ];
+    if opts.interrupt_checks {
+        configs.insert(
+            2,
+            Config {
+                name: "w2native guard, interrupt checks".into(),
+                compiler: Some("w2native"),
+            },
+        );
+    }
     if wasmtime.is_some() {
         configs.push(Config {
             name: "wasmtime".into(),
@@ -441,6 +456,9 @@ fn bench_one(
                 cmd.args(["build", "--stats", "--bounds", mode]);
                 if name.ends_with("no elision") {
                     cmd.arg("--no-elision");
+                }
+                if name.ends_with("interrupt checks") {
+                    cmd.args(["--interrupt-checks", "on"]);
                 }
                 cmd.arg(&wasm).arg("-o").arg(&exe);
                 let m = measure(&mut cmd)?;

@@ -398,7 +398,7 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
                 self.jump(header, &args);
                 self.b.switch_to_block(header);
                 let header_params = self.b.block_params(header).to_vec();
-                if self.env.env.interruptible {
+                if self.env.env.interruptible.is_some() {
                     super::interrupt::emit_check(&mut self.b, &mut self.env);
                 }
                 self.control.push(Frame {

@@ -64,7 +64,7 @@ impl Jit {
             abi,
             bounds,
             elision: Default::default(),
-            interruptible: false,
+            interruptible: None,
         };
 
         // Compile every function; keep code and call relocations.

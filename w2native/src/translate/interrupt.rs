@@ -13,12 +13,28 @@
 //! The fast path is one load and one compare-and-branch; leaf functions
 //! without loops get no check at all (they end by themselves).
 
-use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData};
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature};
+use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::FunctionBuilder;
 use w2native_environ::Builtin;
 use wasmparser::{Operator, OperatorsReader};
 
 use super::env::FuncEnv;
+
+/// The calling convention of the `interrupt` builtin call. On x86_64 the
+/// runtime's entry for it is a trampoline that keeps every register
+/// (`runtime-support/src/arch/interrupt_x86_64.S`), so the call is
+/// `preserve_all`: with an ordinary call in the cold block, every value
+/// live across a loop header counts as live across a call, and the register
+/// allocator spilled loop variables (even the memory base) to the stack in
+/// the hot path (quicksort: +77% instructions). Elsewhere the builtin is
+/// the plain C function for now.
+pub fn call_conv(isa: &dyn TargetIsa) -> CallConv {
+    match isa.triple().architecture {
+        target_lexicon::Architecture::X86_64 => CallConv::PreserveAll,
+        _ => isa.default_call_conv(),
+    }
+}
 
 /// Whether the function entry needs a check: the body calls something
 /// (direct, indirect or through the exception lowering). Loops get their
@@ -53,16 +69,41 @@ pub(crate) fn emit_check(b: &mut FunctionBuilder, env: &mut FuncEnv<'_, '_>) {
     let flags = MemFlagsData::trusted();
     let offset = env.env.offsets.interrupt() as i32;
     let flag = b.ins().load(types::I32, flags, env.vmctx, offset);
+    // (An explicit `icmp` does not get the load folded into a
+    // `cmp [mem], 0` by the x86_64 backend either: load, test, jne.)
     let cold = b.create_block();
     let cont = b.create_block();
     b.ins().brif(flag, cold, &[], cont, &[]);
     b.set_cold_block(cold);
     b.seal_block(cold);
     b.switch_to_block(cold);
-    env.builtin(b, Builtin::interrupt, &[]);
+    call_builtin(b, env);
     b.ins().jump(cont, &[]);
     b.seal_block(cont);
     b.switch_to_block(cont);
+}
+
+/// `interrupt(vmctx)` through the builtins table, with the convention of
+/// [`call_conv`] and no result (what `preserve_all` allows; the builtin's
+/// status is always 0).
+fn call_builtin(b: &mut FunctionBuilder, env: &mut FuncEnv<'_, '_>) {
+    let Some(call_conv) = env.env.interruptible else {
+        return;
+    };
+    let ptr = env.ptr();
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::new(ptr));
+    if call_conv != CallConv::PreserveAll {
+        sig.returns.push(AbiParam::new(types::I32));
+    }
+    let sig = b.import_signature(sig);
+    let readonly = MemFlagsData::trusted().with_readonly();
+    let table = b
+        .ins()
+        .load(ptr, readonly, env.vmctx, env.env.offsets.builtins() as i32);
+    let offset = Builtin::interrupt.index() * env.env.abi.pointer_bytes();
+    let func = b.ins().load(ptr, readonly, table, offset as i32);
+    b.ins().call_indirect(sig, func, &[env.vmctx]);
 }
 
 #[cfg(test)]

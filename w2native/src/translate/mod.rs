@@ -17,6 +17,7 @@ mod env;
 #[cfg(test)]
 mod exec_tests;
 mod interrupt;
+pub use interrupt::call_conv as interrupt_call_conv;
 #[cfg(test)]
 mod tests;
 
@@ -37,8 +38,9 @@ pub struct TranslateEnv<'a> {
     /// Explicit bounds checks removed by `boundscheck-elision`.
     pub elision: Elision,
     /// Interrupt checks at function entries and loop headers
-    /// (`interrupt.rs`).
-    pub interruptible: bool,
+    /// (`interrupt.rs`), with the calling convention of their builtin call
+    /// ([`interrupt_call_conv`]); `None`: no checks.
+    pub interruptible: Option<cranelift_codegen::isa::CallConv>,
 }
 
 /// Whether `boundscheck-elision` runs, and how many checks it removed (all
@@ -156,7 +158,9 @@ fn translate(
 
     let mut fenv = env::FuncEnv::new(env, vmctx);
     fenv.init_entry(&mut b);
-    if env.interruptible && interrupt::entry_needs_check(OperatorsReader::new(reader.clone())) {
+    if env.interruptible.is_some()
+        && interrupt::entry_needs_check(OperatorsReader::new(reader.clone()))
+    {
         interrupt::emit_check(&mut b, &mut fenv);
     }
     let results: Vec<ir::Type> = ty.results.iter().map(|&t| env.abi.ir_type(t)).collect();

@@ -31,7 +31,7 @@ fn translate_for(
         abi,
         bounds,
         elision: Default::default(),
-        interruptible: false,
+        interruptible: None,
     };
     let mut ctx = FunctionBuilderContext::new();
     let mut out = Vec::new();
@@ -469,7 +469,7 @@ fn builder_context_is_clean_after_an_error() {
         abi,
         bounds: BoundsMode::Guard,
         elision: Default::default(),
-        interruptible: false,
+        interruptible: None,
     };
     let mut ctx = FunctionBuilderContext::new();
     let mut inputs = info.functions.into_iter();
