@@ -75,6 +75,39 @@ pub fn build_runtime() -> Result<(), String> {
     Ok(())
 }
 
+/// Builds the Linux image (kernel.wasm + busybox.wasm) for `target` in a
+/// temporary directory (kept alive by the returned handle).
+pub fn build_image(target: w2native::Target) -> Result<(tempfile::TempDir, PathBuf), String> {
+    use w2native::image::{applets, build_linux_image, ImageInput};
+    use w2native::CompileOptions;
+    let kernel = guest_artifact("W2NATIVE_KERNEL_WASM", "build-kernel.sh")?;
+    let busybox = guest_artifact("W2NATIVE_BUSYBOX_WASM", "build-userland.sh")?;
+    if target == w2native::Target::host() {
+        build_runtime()?;
+    } else {
+        crate::cross::runtime(target)?;
+    }
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let (kwasm, bwasm) = (read(&kernel)?, read(&busybox)?);
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let image = work.path().join(format!("linux-{target}"));
+    build_linux_image(
+        ImageInput {
+            wasm: &kwasm,
+            opts: CompileOptions::new(target, "kernel", "kernel"),
+        },
+        Some(ImageInput {
+            wasm: &bwasm,
+            opts: CompileOptions::new(target, "busybox", "busybox"),
+        }),
+        &applets(&busybox, &bwasm),
+        &[],
+        &image,
+    )
+    .map_err(|e| format!("building the Linux image for {target} failed: {e}"))?;
+    Ok((work, image))
+}
+
 /// Matches `line` against a golden line where `*` stands for any run of
 /// characters.
 pub fn wildcard_match(pattern: &str, line: &str) -> bool {
