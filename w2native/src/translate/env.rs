@@ -123,7 +123,6 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
             tables: region(3, "tables"),
             memory_length: region(4, "memory length"),
         };
-        self.stack_check(b);
         if !self.env.desc.memories.is_empty() {
             // `can_move` makes the load pure: a function that never touches
             // memory loses it, the others get it where first needed.
@@ -135,27 +134,6 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
             );
             self.memory_base = Some(base);
         }
-    }
-
-    /// The stack-overflow check of the entry block: `sp < vmctx.stack_limit`
-    /// traps. It runs after the prologue, on the stack pointer the frame
-    /// already lowered, which costs two instructions (`cmp` with a memory
-    /// operand and a branch) where Cranelift's own prologue check
-    /// (`Function::stack_limit`) costs four (load, add the frame size,
-    /// compare, branch). Sound only for frames far smaller than the margin
-    /// the runtime keeps below the limit, since the prologue writes the
-    /// saved registers before it: `codegen::stack_check` keeps this check
-    /// for such functions and swaps in Cranelift's for the others.
-    fn stack_check(&self, b: &mut FunctionBuilder) {
-        let sp = b.ins().get_stack_pointer(self.ptr());
-        let limit = b.ins().load(
-            self.ptr(),
-            constant(),
-            self.vmctx,
-            self.env.offsets.stack_limit() as i32,
-        );
-        let overflow = b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
-        self.trapnz(b, overflow, Trap::StackOverflow);
     }
 
     pub fn trap(&self, b: &mut FunctionBuilder, trap: Trap) {
