@@ -44,6 +44,8 @@ const NR_GETPID: i32 = 172;
 const NR_MUNMAP: i32 = 215;
 const NR_EXECVE: i32 = 221;
 const NR_MMAP2: i32 = 222;
+/// Anonymous memory the kernel need not clear (CONFIG_MMAP_ALLOW_UNINITIALIZED).
+const MAP_UNINITIALIZED: i32 = 0x400_0000;
 
 const ENOSYS: i32 = 38;
 const EINTR: i32 = 4;
@@ -140,7 +142,12 @@ fn start(exec: &Exec) -> Result<(), String> {
         return Err(format!("no memory for the program's data ({data})"));
     }
     let memory_base = (data as u32).next_multiple_of(align);
-    let stack = sys(NR_MMAP2, &[0, STACK_SIZE as i32, 3, 0x22, -1, 0]);
+    // The stack need not be zero (unlike the data): MAP_UNINITIALIZED
+    // spares the kernel a 512 KiB memset per exec.
+    let stack = sys(
+        NR_MMAP2,
+        &[0, STACK_SIZE as i32, 3, 0x22 | MAP_UNINITIALIZED, -1, 0],
+    );
     if is_err(stack) {
         sys(NR_MUNMAP, &[data, data_len as i32]);
         return Err(format!("no memory for the stack ({stack})"));
