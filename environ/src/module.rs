@@ -178,6 +178,9 @@ pub struct ModuleDesc {
     pub func_sizes: Vec<u32>,
     /// Sorted by (func, offset).
     pub trap_sites: Vec<TrapSite>,
+    /// Compiled with interrupt checks (`CompileOptions::interruptible`): the
+    /// Linux Runner preempts code without them asynchronously instead.
+    pub interrupt_checks: bool,
 }
 
 impl ModuleDesc {

@@ -29,8 +29,10 @@ std::arch::global_asm!(
     "ud2",
     "fake_trap_end:",
     "fake_call_add:",
-    "mov rax, [rdi + 72]",
-    "mov rdi, [rdi + 80]",
+    // VMOffsets: the first imported function's {func_ptr, vmctx} after the
+    // 10-pointer header.
+    "mov rax, [rdi + 80]",
+    "mov rdi, [rdi + 88]",
     "jmp rax",
     "fake_call_add_end:",
     ".data",
@@ -223,6 +225,7 @@ fn descriptor(data_offset: i32) -> ModuleDesc {
             offset: 1,
             code: Trap::UnreachableCodeReached as u8,
         }],
+        interrupt_checks: false,
     }
 }
 

@@ -361,8 +361,10 @@ pub fn build_linux_image(
         let Some(mut input) = input else { continue };
         input.opts.namespace = namespace.to_string();
         // Busy user code must stay interruptible (signals, scheduling; see
-        // runtime-support/src/linux/interrupt.rs); the kernel runs under
-        // its CPU lock and is never interrupted that way.
+        // runtime-support/src/linux/interrupt.rs): checks by default. On
+        // x86_64 `--interrupt-checks off` is the zero-cost alternative (the
+        // Runner preempts asynchronously, linux/preempt.rs). The kernel
+        // runs under its CPU lock and is never interrupted that way.
         input.opts.interruptible = if namespace == USER_NAMESPACE {
             Some(input.opts.interruptible.unwrap_or(true))
         } else {

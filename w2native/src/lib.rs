@@ -109,8 +109,9 @@ pub fn compile_module(
     opts: &CompileOptions,
 ) -> Result<(Vec<u8>, Stats), CompileError> {
     let (info, isa) = parse_for_target(wasm, opts)?;
-    let compiled = codegen::compile_functions(info, &*isa, opts)
+    let mut compiled = codegen::compile_functions(info, &*isa, opts)
         .map_err(|e| e.in_module(&opts.module_name))?;
+    compiled.desc.interrupt_checks = opts.interruptible.unwrap_or(false);
     let stats = Stats {
         functions: compiled.functions.len(),
         code_bytes: compiled.functions.iter().map(|f| f.bytes.len()).sum(),

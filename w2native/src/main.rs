@@ -42,7 +42,8 @@ struct CodegenArgs {
     verify: bool,
     /// Interrupt checks at function entries and loop headers, so the runtime
     /// can stop busy code (signals into running code). Default: on for the
-    /// user program of a Linux image, off otherwise; never in a kernel.
+    /// user program of a Linux image, off otherwise; never in a kernel. An
+    /// x86_64 image built with `off` is preempted asynchronously instead.
     #[arg(long, value_enum, value_name = "on|off")]
     interrupt_checks: Option<OnOff>,
 }

@@ -35,13 +35,19 @@ const NR_GETPID: i32 = 172;
 const RED_ZONE: u32 = 128;
 
 /// The instance a host thread runs user code in (its vmctx as an address,
-/// so the map is `Send`).
-fn running() -> &'static Mutex<HashMap<i32, usize>> {
-    static RUNNING: std::sync::OnceLock<Mutex<HashMap<i32, usize>>> = std::sync::OnceLock::new();
+/// so the map is `Send`) and the thread's host tid (for [`super::preempt`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Running {
+    vmctx: usize,
+    tid: i32,
+}
+
+fn running() -> &'static Mutex<HashMap<i32, Running>> {
+    static RUNNING: std::sync::OnceLock<Mutex<HashMap<i32, Running>>> = std::sync::OnceLock::new();
     RUNNING.get_or_init(Default::default)
 }
 
-fn lock() -> std::sync::MutexGuard<'static, HashMap<i32, usize>> {
+fn lock() -> std::sync::MutexGuard<'static, HashMap<i32, Running>> {
     running().lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -56,7 +62,7 @@ struct Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut map = lock();
-        if map.get(&self.thread) == Some(&(self.instance.vmctx() as usize)) {
+        if map.get(&self.thread).map(|r| r.vmctx) == Some(self.instance.vmctx() as usize) {
             map.remove(&self.thread);
         }
     }
@@ -76,17 +82,37 @@ pub(crate) fn running_in(instance: &Instance) {
     };
     let old = REGISTERED.with(|r| r.borrow_mut().replace(new));
     drop(old);
-    lock().insert(thread, instance.vmctx() as usize);
+    if std::env::var_os("W2NATIVE_ASYNC_PREEMPT").is_none_or(|v| v != "0") {
+        super::preempt::init(instance.module());
+    }
+    let running = Running {
+        vmctx: instance.vmctx() as usize,
+        // SAFETY: gettid has no preconditions.
+        tid: unsafe { libc::gettid() },
+    };
+    lock().insert(thread, running);
 }
 
 /// Host op `user_kick(thread)`: called by the kernel (holding its CPU lock,
 /// sometimes with interrupts off), so it only sets a flag. A thread that
 /// runs no user program is left alone: it enters the kernel soon anyway.
 pub(crate) unsafe extern "C" fn user_kick(_vmctx: *mut VMContext, thread: i32) {
-    if let Some(&vmctx) = lock().get(&thread) {
+    if let Some(&r) = lock().get(&thread) {
         // SAFETY: a registered vmctx is live until its registration drops,
         // which takes the same lock.
-        unsafe { (*(vmctx as *const VMContext)).request_interrupt() };
+        unsafe { (*(r.vmctx as *const VMContext)).request_interrupt() };
+        super::preempt::kick(r.tid);
+    }
+}
+
+/// Asynchronous preemption (`preempt.rs`) stopped this thread in compiled
+/// user code: the same as an interrupt check that found its flag set.
+pub(crate) fn preempted() {
+    let vmctx = REGISTERED.with(|r| r.borrow().as_ref().map(|r| r.instance.vmctx()));
+    if let Some(vmctx) = vmctx {
+        // SAFETY: the registration keeps the instance alive.
+        unsafe { (*vmctx).take_interrupt() };
+        interrupted(vmctx);
     }
 }
 

@@ -30,6 +30,7 @@ pub mod image;
 pub mod interrupt;
 pub mod kernel;
 pub mod native;
+pub mod preempt;
 pub mod process;
 pub mod selftest;
 pub mod sync;
