@@ -5,7 +5,8 @@
 //! Each trial looks at the same boot: the 6.1 banner, the end of boot
 //! (`Run /init as init process`), then one trial per syscall check (tmpfs
 //! files, procfs, a unix socket pair, `lo` up and an ICMP echo to
-//! 127.0.0.1). The boot has a timeout that fails the trials.
+//! 127.0.0.1). The boot has a timeout that fails the trials. The same
+//! trials run for aarch64 and riscv64 under qemu-user (`ARCH::boot::...`).
 //!
 //! kernel.wasm comes from `guest/build-kernel.sh` (cached under
 //! `~/.cache/w2native`; the script prints the path on its last line), or
@@ -13,12 +14,12 @@
 //! with the reason: nothing passes silently.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use w2native::image::{build_linux_image, ImageInput};
 use w2native::{CompileOptions, Target};
 use w2native_tests::cprog::run_with_timeout;
+use w2native_tests::cross;
 use w2native_tests::linux::{build_runtime, guest_artifact};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -73,51 +74,67 @@ struct Boot {
 
 fn main() {
     let args = Arguments::from_args();
-    let mut trials = vec![
-        Trial::test("boot::banner", || {
-            expect_log(|b| {
+    let host = Target::host();
+    let targets = std::iter::once(host).chain(Target::ALL.into_iter().filter(|t| *t != host));
+    let mut trials = Vec::new();
+    for target in targets {
+        // Host trials keep their plain names; cross ones are `ARCH::...`.
+        let prefix = if target == host {
+            String::new()
+        } else {
+            format!("{target}::")
+        };
+        trials.push(Trial::test(format!("{prefix}boot::banner"), move || {
+            expect_log(target, |b| {
                 b.stdout
                     .lines()
                     .any(|l| l.starts_with("Linux version 6.1."))
             })
-        }),
-        Trial::test("boot::end_of_init", || {
-            expect_log(|b| b.stdout.contains("Run /init as init process"))
-        }),
-        Trial::test("boot::selftest_status", || {
-            let b = boot()?;
-            if b.status != Some(0) {
-                return Err(failure(b, &format!("exit status {:?}", b.status)));
-            }
-            Ok(())
-        }),
-    ];
-    for (name, checks) in SYSCALL_CHECKS {
-        trials.push(Trial::test(format!("syscalls::{name}"), move || {
-            let b = boot()?;
-            for check in *checks {
-                let ok = format!("TEST {check}: ok");
-                if !b
-                    .stdout
-                    .lines()
-                    .any(|l| l == ok || l.starts_with(&format!("{ok} (")))
-                {
-                    let line = b
-                        .stdout
-                        .lines()
-                        .find(|l| l.starts_with(&format!("TEST {check}:")))
-                        .unwrap_or("no such line");
-                    return Err(failure(b, &format!("check {check}: {line}")));
-                }
-            }
-            Ok(())
         }));
+        trials.push(Trial::test(
+            format!("{prefix}boot::end_of_init"),
+            move || expect_log(target, |b| b.stdout.contains("Run /init as init process")),
+        ));
+        trials.push(Trial::test(
+            format!("{prefix}boot::selftest_status"),
+            move || {
+                let b = boot(target)?;
+                if b.status != Some(0) {
+                    return Err(failure(b, &format!("exit status {:?}", b.status)));
+                }
+                Ok(())
+            },
+        ));
+        for (name, checks) in SYSCALL_CHECKS {
+            trials.push(Trial::test(
+                format!("{prefix}syscalls::{name}"),
+                move || {
+                    let b = boot(target)?;
+                    for check in *checks {
+                        let ok = format!("TEST {check}: ok");
+                        if !b
+                            .stdout
+                            .lines()
+                            .any(|l| l == ok || l.starts_with(&format!("{ok} (")))
+                        {
+                            let line = b
+                                .stdout
+                                .lines()
+                                .find(|l| l.starts_with(&format!("TEST {check}:")))
+                                .unwrap_or("no such line");
+                            return Err(failure(b, &format!("check {check}: {line}")));
+                        }
+                    }
+                    Ok(())
+                },
+            ));
+        }
     }
     libtest_mimic::run(&args, trials).exit();
 }
 
-fn expect_log(pred: impl Fn(&Boot) -> bool) -> Result<(), Failed> {
-    let b = boot()?;
+fn expect_log(target: Target, pred: impl Fn(&Boot) -> bool) -> Result<(), Failed> {
+    let b = boot(target)?;
     if pred(b) {
         Ok(())
     } else {
@@ -139,22 +156,34 @@ fn failure(b: &Boot, what: &str) -> Failed {
     .into()
 }
 
-/// Boots once for all trials.
-fn boot() -> Result<&'static Boot, Failed> {
-    static BOOT: OnceLock<Result<Boot, String>> = OnceLock::new();
-    BOOT.get_or_init(run_boot).as_ref().map_err(|e| e.into())
+/// Boots once per target for all its trials.
+fn boot(target: Target) -> Result<&'static Boot, Failed> {
+    static BOOTS: [OnceLock<Result<Boot, String>>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = Target::ALL
+        .iter()
+        .position(|t| *t == target)
+        .expect("a known target");
+    BOOTS[slot]
+        .get_or_init(|| run_boot(target))
+        .as_ref()
+        .map_err(|e| e.into())
 }
 
-fn run_boot() -> Result<Boot, String> {
+fn run_boot(target: Target) -> Result<Boot, String> {
     let kernel = guest_artifact("W2NATIVE_KERNEL_WASM", "build-kernel.sh")?;
-    build_runtime()?;
+    if target == Target::host() {
+        build_runtime()?;
+    } else {
+        cross::runtime(target)?;
+    }
     let wasm = std::fs::read(&kernel).map_err(|e| format!("{}: {e}", kernel.display()))?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let image = work.path().join("kernel-x64");
-    let opts = CompileOptions::new(Target::host(), "kernel", "kernel");
+    let image = work.path().join(format!("kernel-{target}"));
+    let opts = CompileOptions::new(target, "kernel", "kernel");
     build_linux_image(ImageInput { wasm: &wasm, opts }, None, &[], &[], &image)
         .map_err(|e| format!("building the kernel image failed: {e}"))?;
-    let mut cmd = Command::new(&image);
+    let mut cmd = cross::command(target, &image);
     cmd.arg("--selftest");
     let start = Instant::now();
     let out = run_with_timeout(cmd, BOOT_TIMEOUT)
