@@ -10,6 +10,7 @@
 //!   riscv64 (cross builds use Debian's Rust, see `cross.rs`);
 //! - `guest`: build kernel.wasm and busybox.wasm (cached by input hash);
 //! - `boot-bench`: time the Linux image's build, boot and idle CPU;
+//! - `telnet-stress`: many concurrent `--telnet` sessions against one image;
 //! - `busybox-tests [--target T] [APPLET...]`: BusyBox's own testsuite in
 //!   the guest against a native baseline (`busybox_tests.rs`).
 //!
@@ -22,6 +23,7 @@ mod busybox_tests;
 mod cross;
 mod deps;
 mod fuzz;
+mod telnet_stress;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -35,12 +37,13 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench_command(&args[1..]),
         Some("boot-bench") => boot_bench::boot_bench_command(&args[1..]),
         Some("fuzz") => fuzz::fuzz_command(&args[1..]),
+        Some("telnet-stress") => telnet_stress::telnet_stress_command(&args[1..]),
         Some("busybox-tests") => busybox_tests::busybox_tests_command(&args[1..]),
         Some("guest") => guest().map(|_| ()),
         Some("run") => run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime (all targets)\n  runtime [--target x86_64|aarch64|riscv64]  build the runtime for a target (default: all)\n  guest   build kernel.wasm and busybox.wasm (cached)\n  boot-bench [--runs N] [--idle-secs S]  time the Linux image: build, -c true, first prompt, idle CPU\n  busybox-tests [--target T] [APPLET...]  BusyBox's testsuite in the guest vs native"
+                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime (all targets)\n  runtime [--target x86_64|aarch64|riscv64]  build the runtime for a target (default: all)\n  guest   build kernel.wasm and busybox.wasm (cached)\n  boot-bench [--runs N] [--idle-secs S]  time the Linux image: build, -c true, first prompt, idle CPU\n  busybox-tests [--target T] [APPLET...]  BusyBox's testsuite in the guest vs native\n  telnet-stress [--sessions N] [--commands M] [--rounds R]  many telnet sessions against a headless image"
             );
             return ExitCode::from(2);
         }
