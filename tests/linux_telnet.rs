@@ -11,7 +11,8 @@
 //! * `exit` in a session closes its connection;
 //! * a bad address is one error line and status 2.
 //!
-//! Every step has a timeout that fails the case.
+//! Every step has a timeout that fails the case. The cases run for every
+//! target: aarch64 and riscv64 under qemu-user (`ARCH::name`).
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -41,16 +42,30 @@ fn main() {
         ("exit_closes", exit_closes),
         ("bad_address", bad_address),
     ];
-    let trials = cases
-        .into_iter()
-        .map(|(name, f)| Trial::test(name, move || f(host)))
-        .collect();
+    let targets = std::iter::once(host).chain(Target::ALL.into_iter().filter(|t| *t != host));
+    let mut trials = Vec::new();
+    for target in targets {
+        let prefix = if target == host {
+            String::new()
+        } else {
+            format!("{target}::")
+        };
+        for (name, f) in cases {
+            trials.push(Trial::test(format!("{prefix}{name}"), move || f(target)));
+        }
+    }
     libtest_mimic::run(&args, trials).exit();
 }
 
+/// The image for `target`, built once for all its cases.
 fn image(target: Target) -> Result<&'static Path, Failed> {
-    static IMAGE: OnceLock<Result<(tempfile::TempDir, PathBuf), String>> = OnceLock::new();
-    IMAGE
+    type Built = OnceLock<Result<(tempfile::TempDir, PathBuf), String>>;
+    static IMAGES: [Built; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = Target::ALL
+        .iter()
+        .position(|t| *t == target)
+        .expect("a known target");
+    IMAGES[slot]
         .get_or_init(|| build_image(target))
         .as_ref()
         .map(|(_, p)| p.as_path())
