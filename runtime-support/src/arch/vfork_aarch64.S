@@ -46,3 +46,19 @@ w2n_vfork_longjmp:
     mov w0, #1
     ret
 .size w2n_vfork_longjmp, . - w2n_vfork_longjmp
+
+.globl w2n_vfork_on_stack
+.hidden w2n_vfork_on_stack
+.type w2n_vfork_on_stack, %function
+.p2align 4
+// x0 = arg, x1 = fn, x2 = stack top (16-byte aligned): fn(arg) runs on
+// that stack; x29 (callee-saved) keeps the way back.
+w2n_vfork_on_stack:
+    stp x29, x30, [sp, #-16]!
+    mov x29, sp
+    mov sp, x2
+    blr x1
+    mov sp, x29
+    ldp x29, x30, [sp], #16
+    ret
+.size w2n_vfork_on_stack, . - w2n_vfork_on_stack

@@ -77,4 +77,24 @@ w2n_vfork_longjmp:
     li a0, 1
     ret
 .size w2n_vfork_longjmp, . - w2n_vfork_longjmp
+
+.globl w2n_vfork_on_stack
+.hidden w2n_vfork_on_stack
+.type w2n_vfork_on_stack, @function
+.p2align 2
+# a0 = arg, a1 = fn, a2 = stack top (16-byte aligned): fn(arg) runs on
+# that stack; s0 (callee-saved) keeps the way back.
+w2n_vfork_on_stack:
+    addi sp, sp, -16
+    sd ra, 8(sp)
+    sd s0, 0(sp)
+    mv s0, sp
+    mv sp, a2
+    jalr a1
+    mv sp, s0
+    ld s0, 0(sp)
+    ld ra, 8(sp)
+    addi sp, sp, 16
+    ret
+.size w2n_vfork_on_stack, . - w2n_vfork_on_stack
 .option pop

@@ -35,3 +35,18 @@ w2n_vfork_longjmp:
     mov eax, 1
     jmp qword ptr [rdi + 56]
 .size w2n_vfork_longjmp, . - w2n_vfork_longjmp
+
+.globl w2n_vfork_on_stack
+.hidden w2n_vfork_on_stack
+.type w2n_vfork_on_stack, @function
+// rdi = arg, rsi = fn, rdx = stack top (16-byte aligned): fn(arg) runs on
+// that stack; rbp (callee-saved) keeps the way back.
+w2n_vfork_on_stack:
+    push rbp
+    mov rbp, rsp
+    mov rsp, rdx
+    call rsi
+    mov rsp, rbp
+    pop rbp
+    ret
+.size w2n_vfork_on_stack, . - w2n_vfork_on_stack

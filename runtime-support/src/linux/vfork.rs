@@ -9,18 +9,28 @@
 //! kernel, and the child's thread Q runs the child **on P's native stack**:
 //!
 //! 1. P saves its callee-saved registers and stack pointer at the call
-//!    (`w2n_vfork_setjmp`), publishes them with its process (instance,
-//!    globals) under its pid, saves the guest stack above `__stack_pointer`
-//!    (and, for fork, the process's data), and calls `clone(CLONE_VM |
-//!    CLONE_VFORK | SIGCHLD)`.
+//!    (`w2n_vfork_setjmp`), moves to its side stack (a mapping of its own,
+//!    `w2n_vfork_on_stack`), publishes the registers with its process
+//!    (instance, globals) under its pid, saves the guest stack above
+//!    `__stack_pointer` (and, for fork, the process's data), and calls
+//!    `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`.
 //! 2. Q (in `user_clone`, see [`child_thread`]) finds the record through
-//!    `getppid`, waits until P sleeps, copies P's stack (the part the child
-//!    can overwrite), and jumps onto it (`w2n_vfork_longjmp`): `__vfork`
+//!    `getppid`, claims P's stack (nothing of P's runs below the `__vfork`
+//!    frame: P is on its side stack), copies it (the part the child can
+//!    overwrite), and jumps onto it (`w2n_vfork_longjmp`): `__vfork`
 //!    returns 0 on Q, as the child task, since Q is the child's thread.
 //! 3. When the child calls `execve` or `exit`, the Runner unwinds Q back to
-//!    its own stack, puts P's stack back, and makes that call there: the
-//!    new program runs on Q; the kernel then wakes P, whose `clone` returns
-//!    the pid; P puts the guest stack (and data) back.
+//!    its own stack, puts P's stack back, releases it, and makes that call
+//!    there: the new program runs on Q; the kernel then wakes P, whose
+//!    `clone` returns the pid; P puts the guest stack (and data) back and
+//!    returns to its own stack.
+//!
+//! The side stack is what makes an early wake-up safe: the kernel's vfork
+//! wait is killable, so a fatal signal wakes P while the child still runs
+//! on P's stack (BusyBox `timeout`: its grandchild kills it while its vfork
+//! child waits in a nested fork). P's kernel frames are on the side stack,
+//! intact; P waits there until Q releases its stack before it returns to
+//! it or its thread unwinds out of it (the task died in `clone`).
 //!
 //! The register switch is in `arch/vfork_{x86_64,aarch64,riscv64}.S`.
 //! With `W2NATIVE_VFORK=0` `__vfork` fails with `-ENOSYS`.
@@ -33,16 +43,15 @@
 //! heap's metadata. (Saving only `rw` mappings left the child's changes to
 //! it in place: the parent's next `free` trapped in `get_meta`.)
 //!
-//! Unsafe rules of this module: P's stack is read and written by Q only
-//! while P sleeps in the kernel (checked through /proc before, and P cannot
-//! wake before Q's exec/exit call, which Q makes after restoring it). The
-//! code after the second return of `w2n_vfork_setjmp` (on Q) reads only
-//! thread-locals.
+//! Unsafe rules of this module: P's stack below its `__vfork` frame is
+//! read and written by Q only between its claim and its release, while P
+//! runs on its side stack (P takes it back only after the release, or when
+//! no child claimed it). The code after the second return of
+//! `w2n_vfork_setjmp` (on Q) reads only thread-locals.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use super::hostops::write_all;
 use super::kernel::kernel;
@@ -90,6 +99,67 @@ extern "C" {
     /// thread, with the registers saved here).
     fn w2n_vfork_setjmp(buf: *mut JmpBuf) -> i32;
     fn w2n_vfork_longjmp(buf: *const JmpBuf) -> !;
+    /// Calls `f(arg)` with the stack pointer at `top`, then returns on the
+    /// caller's stack.
+    fn w2n_vfork_on_stack(arg: *mut u8, f: unsafe extern "C" fn(*mut u8), top: usize);
+}
+
+/// Size of the stack P sleeps on (kernel frames of `clone` and of reading
+/// /proc/self/maps), plus a guard page below it.
+const SIDE_STACK: usize = 2 << 20;
+const GUARD: usize = 4096;
+
+/// A thread's side stack, mapped at its first vfork and unmapped when the
+/// thread ends.
+struct SideStack(usize);
+
+impl Drop for SideStack {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping; nothing runs on it any more (its
+        // thread is ending).
+        unsafe { libc::munmap(self.0 as *mut libc::c_void, SIDE_STACK + GUARD) };
+    }
+}
+
+/// The top of this thread's side stack.
+fn side_stack_top() -> Option<usize> {
+    thread_local! {
+        static SIDE: RefCell<Option<SideStack>> = const { RefCell::new(None) };
+    }
+    SIDE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.is_none() {
+            // SAFETY: a fresh private anonymous mapping; its lowest page
+            // becomes the guard.
+            let base = unsafe {
+                let p = libc::mmap(
+                    std::ptr::null_mut(),
+                    SIDE_STACK + GUARD,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                );
+                if p == libc::MAP_FAILED {
+                    return None;
+                }
+                libc::mprotect(p, GUARD, libc::PROT_NONE);
+                p as usize
+            };
+            *s = Some(SideStack(base));
+        }
+        s.as_ref().map(|s| s.0 + GUARD + SIDE_STACK)
+    })
+}
+
+/// Who owns P's native stack below the `__vfork` frame. P sets
+/// `Abandoned` when its `clone` returns before any child took the stack.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StackOwner {
+    Parent,
+    Child,
+    Released,
+    Abandoned,
 }
 
 /// What a vfork parent leaves for its child's thread.
@@ -100,8 +170,17 @@ struct Parent {
     handlers: usize,
     /// 1: fork (the parent must see its memory unchanged).
     mode: i32,
-    /// Host kernel thread id of P (to see that it sleeps).
-    tid: i32,
+    /// Upper end of what the child can write on P's stack: the trap landing
+    /// of the `catch_traps` that entered the program (the child never
+    /// returns above its `_start`). The top of the mapping would include
+    /// the thread's TLS and thread descriptor (glibc puts them there), and
+    /// putting back an old copy of them undid P's own thread-local writes
+    /// (the `thread_exit` flag of a P killed in `clone`: the image exited).
+    stack_top: usize,
+    /// Whether the child runs on P's stack; P waits on `released` for it
+    /// to give the stack back.
+    owner: Mutex<StackOwner>,
+    released: Condvar,
     memory_base: u32,
     stack_end: u32,
     stack_pointer: Global,
@@ -137,6 +216,9 @@ thread_local! {
     static CHILD: Cell<bool> = const { Cell::new(false) };
     static FORK_CHILD: Cell<bool> = const { Cell::new(false) };
     static COMMAND: RefCell<Option<Command>> = const { RefCell::new(None) };
+    /// The `stack_top` of the parent whose stack this thread's child runs
+    /// on (a nested vfork's child writes no higher).
+    static CHILD_STACK_TOP: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Whether this thread runs a fork child (mode 1) on its parent's stack:
@@ -165,12 +247,39 @@ pub fn vfork(mode: i32) -> i32 {
     }
     // SAFETY: `buf` came from Box::into_raw just above.
     let jmp = *unsafe { Box::from_raw(buf) };
-    parent(mode, jmp)
+    let Some(top) = side_stack_top() else {
+        return -ENOMEM;
+    };
+    // P sleeps in `clone` on its side stack, not below this frame where the
+    // child runs: a fatal signal wakes a vfork parent early (the kernel's
+    // vfork wait is killable: `timeout` killing its parent), and P's
+    // frames there would be the child's by then.
+    let stack_top = if child_active() {
+        CHILD_STACK_TOP.with(|t| t.get())
+    } else {
+        crate::traphandlers::current() as usize
+    };
+    let mut call = (mode, jmp, stack_top, 0);
+    unsafe extern "C" fn on_side_stack(arg: *mut u8) {
+        // SAFETY: `arg` is `call` below, alive for the whole call.
+        let call = unsafe { &mut *(arg as *mut (i32, JmpBuf, usize, i32)) };
+        call.3 = parent(call.0, call.1, call.2);
+    }
+    // SAFETY: `top` is the top of this thread's side stack, unused (a
+    // thread sleeping as a vfork parent makes no other call).
+    unsafe {
+        w2n_vfork_on_stack(
+            &mut call as *mut (i32, JmpBuf, usize, i32) as *mut u8,
+            on_side_stack,
+            top,
+        )
+    };
+    call.3
 }
 
 /// P: publish, save the guest stack (and data), clone and sleep until the
 /// child execs or exits, then put the guest memory back.
-fn parent(mode: i32, jmp: JmpBuf) -> i32 {
+fn parent(mode: i32, jmp: JmpBuf, stack_top: usize) -> i32 {
     let k = kernel();
     let info = CURRENT.with(|c| {
         c.borrow().as_ref().map(|c| {
@@ -204,13 +313,13 @@ fn parent(mode: i32, jmp: JmpBuf) -> i32 {
             guest.push((start, k.read(start, len)));
         }
     }
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
     let record = Arc::new(Parent {
         jmp,
         handlers: crate::exceptions::top() as usize,
         mode,
-        tid,
+        stack_top,
+        owner: Mutex::new(StackOwner::Parent),
+        released: Condvar::new(),
         memory_base,
         stack_end,
         stack_pointer: stack_pointer.clone(),
@@ -218,11 +327,18 @@ fn parent(mode: i32, jmp: JmpBuf) -> i32 {
         stack_limit: crate::traphandlers::stack_limit(),
     });
     let lock = || parents().lock().unwrap_or_else(|e| e.into_inner());
-    if lock().insert(pid, record).is_some() {
+    if lock().insert(pid, record.clone()).is_some() {
         return -ENOMEM;
     }
-    let child = sys(NR_CLONE, &[CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0]);
+    let child = catch_traps(|| sys(NR_CLONE, &[CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0]));
     lock().remove(&pid);
+    record.take_back();
+    let child = match child {
+        Ok(child) => child,
+        // The task died in `clone` (a fatal signal woke it): its thread
+        // ends, now that the child is off its stack.
+        Err(e) => super::fatal_trap(super::hostops::pass_thread_exit(e)),
+    };
     for (addr, bytes) in &guest {
         k.write(*addr, bytes);
     }
@@ -230,6 +346,36 @@ fn parent(mode: i32, jmp: JmpBuf) -> i32 {
     // The child's thread may have set the instance's stack limit to its own.
     instance.set_stack_limit(crate::traphandlers::stack_limit());
     child
+}
+
+impl Parent {
+    /// P, once its `clone` returned: waits until a child that took its
+    /// stack gave it back (at once unless P was woken early).
+    fn take_back(&self) {
+        let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
+        if *owner == StackOwner::Parent {
+            *owner = StackOwner::Abandoned;
+        }
+        while *owner == StackOwner::Child {
+            owner = self.released.wait(owner).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Q: takes P's stack, unless P has given up on a child.
+    fn claim(&self) -> bool {
+        let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
+        let free = *owner == StackOwner::Parent;
+        if free {
+            *owner = StackOwner::Child;
+        }
+        free
+    }
+
+    /// Q: P's stack is as it was; P may run on it again.
+    fn release(&self) {
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = StackOwner::Released;
+        self.released.notify_all();
+    }
 }
 
 /// The process's mappings (all of them are writable from wasm), from the
@@ -289,18 +435,6 @@ fn writable_regions(sp: u32) -> Vec<(u32, usize)> {
     out
 }
 
-/// Whether host thread `tid` of this process sleeps (state S or D).
-fn sleeping(tid: i32) -> bool {
-    let path = format!("/proc/self/task/{tid}/stat");
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return false;
-    };
-    // "tid (comm) S ...": the state follows the last ')'.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next())
-        .is_some_and(|c| c == 'S' || c == 'D')
-}
-
 /// Q (from `user_clone`, a task made by a clone without `CLONE_THREAD`):
 /// run the vfork child on its parent's stack, then make its exec or exit
 /// call here.
@@ -316,20 +450,28 @@ pub fn child_thread() -> i32 {
         sys(NR_EXIT_GROUP, &[127]);
         return 127;
     };
-    for _ in 0..2000 {
-        if sleeping(parent.tid) {
-            break;
-        }
-        std::thread::sleep(Duration::from_micros(500));
+    // P's stack below the `__vfork` frame is free: P runs on its side
+    // stack from before its `clone` until it takes the stack back.
+    if !parent.claim() {
+        sys(NR_EXIT_GROUP, &[127]);
+        return 127;
     }
     // The part of P's stack the child may overwrite.
     let sp = parent.jmp.0[SP_SLOT] as usize;
-    let Some(top) = stack_top_of(sp) else {
-        sys(NR_EXIT_GROUP, &[127]);
-        return 127;
+    let top = match stack_top_of(sp) {
+        Some(end) if parent.stack_top > sp && parent.stack_top <= end => parent.stack_top,
+        _ => {
+            parent.release();
+            write_all(
+                2,
+                b"w2native runner: vfork: no stack bounds for the child\n",
+            );
+            sys(NR_EXIT_GROUP, &[127]);
+            return 127;
+        }
     };
     let low = sp.saturating_sub(BELOW);
-    // SAFETY: [low, top) is P's mapped stack and P sleeps (module rules).
+    // SAFETY: [low, top) is P's mapped stack, claimed (module rules).
     let saved = unsafe { std::slice::from_raw_parts(low as *const u8, top - low) }.to_vec();
 
     let pid = sys(NR_GETPID, &[]);
@@ -341,6 +483,7 @@ pub fn child_thread() -> i32 {
         parent.stack_pointer.clone(),
     );
     CHILD.with(|c| c.set(true));
+    CHILD_STACK_TOP.with(|t| t.set(parent.stack_top));
     FORK_CHILD.with(|c| c.set(parent.mode == 1));
     let jmp = parent.jmp;
     let own_limit = crate::traphandlers::replace_stack_limit(parent.stack_limit);
@@ -365,8 +508,9 @@ pub fn child_thread() -> i32 {
     FORK_CHILD.with(|c| c.set(false));
     crate::traphandlers::replace_stack_limit(own_limit);
     CURRENT.with(|c| c.borrow_mut().take());
-    // SAFETY: as above; P still sleeps (it wakes at our exec/exit call).
+    // SAFETY: as above; the stack is still claimed.
     unsafe { std::ptr::copy_nonoverlapping(saved.as_ptr(), low as *mut u8, saved.len()) };
+    parent.release();
     // Freed here: this thread ends in exit_group (now or when the program
     // it execs ends), which unwinds past this frame without running drops,
     // and the copy of P's stack (512 KiB and more) leaked at every fork.
@@ -402,7 +546,8 @@ pub fn child_thread() -> i32 {
     }
 }
 
-/// Top of the host thread stack that contains `addr` (from /proc maps).
+/// End of the host stack mapping that contains `addr` (from /proc maps;
+/// above the stack itself it holds the thread's TLS).
 fn stack_top_of(addr: usize) -> Option<usize> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     maps.lines().find_map(|l| {
