@@ -907,6 +907,20 @@ impl Instance {
         self.inner.vmctx.as_ptr()
     }
 
+    /// Lets the tables this instance imported forget it: an instance whose
+    /// element segments wrote into an imported table is kept alive by that
+    /// table (see the module comment), and if the table is its own import
+    /// only (the Linux Runner makes one per process), the two keep each
+    /// other alive for good. The embedder calls this once no funcref of the
+    /// instance can be called through those tables any more.
+    pub fn release_imported_tables(&self) {
+        let imported = self.inner.module.desc().num_imported_tables as usize;
+        let me: Arc<dyn std::any::Any + Send + Sync> = self.inner.clone();
+        for t in self.inner.tables.iter().take(imported) {
+            t.inner.forget_owner(&me);
+        }
+    }
+
     /// Sets the stack limit of every context this instance calls into; the
     /// embedder calls it when it starts calling from another thread.
     pub fn set_stack_limit(&self, limit: usize) {

@@ -172,6 +172,12 @@ impl TableInner {
             keep.push(owner);
         }
     }
+
+    /// Undoes [`keep_alive`](Self::keep_alive) for `owner`.
+    pub fn forget_owner(&self, owner: &Arc<dyn Any + Send + Sync>) {
+        let mut keep = self.keep.lock().unwrap_or_else(|e| e.into_inner());
+        keep.retain(|k| !Arc::ptr_eq(k, owner));
+    }
 }
 
 #[cfg(test)]
