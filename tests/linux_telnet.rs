@@ -9,6 +9,8 @@
 //! * the console keeps working beside a session, and ending the image
 //!   (end of the console's input) closes the session;
 //! * `exit` in a session closes its connection;
+//! * `--telnet-cmd` replaces telnetd (its output, then the connection
+//!   closes when it ends);
 //! * a bad address is one error line and status 2.
 //!
 //! Every step has a timeout that fails the case. The cases run for every
@@ -34,12 +36,13 @@ const STEP: Duration = Duration::from_secs(20);
 fn main() {
     let args = Arguments::from_args();
     let host = Target::host();
-    let cases: [(&str, Case); 6] = [
+    let cases: [(&str, Case); 7] = [
         ("commands", commands),
         ("two_sessions", two_sessions),
         ("dropped_session", dropped_session),
         ("console_alongside", console_alongside),
         ("exit_closes", exit_closes),
+        ("custom_command", custom_command),
         ("bad_address", bad_address),
     ];
     let targets = std::iter::once(host).chain(Target::ALL.into_iter().filter(|t| *t != host));
@@ -318,6 +321,20 @@ fn exit_closes(target: Target) -> Result<(), Failed> {
     // The daemon still serves new connections.
     let mut again = server.connect()?;
     check(&mut again, "echo again", "again\n", 0)?;
+    Ok(())
+}
+
+fn custom_command(target: Target) -> Result<(), Failed> {
+    let server = Server::start(
+        target,
+        &["--no-console", "--telnet-cmd", "echo custom-$((2*4)); tty"],
+    )?;
+    let mut t = Telnet::connect(&server.addr)?;
+    let at = t.expect(0, "custom-8\nnot a tty\n", BOOT)?;
+    t.expect_closed(STEP)?;
+    if t.seen.len() != at {
+        return Err(format!("more output than expected: {:?}", t.seen).into());
+    }
     Ok(())
 }
 

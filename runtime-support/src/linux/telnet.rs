@@ -6,18 +6,19 @@
 //! bad address is an error before anything starts). The daemon is a
 //! Runner-native guest process ([`super::native`]), cloned from init when
 //! init starts, with its own (empty) address space, no console and every
-//! terminating signal ignored. Its main thread blocks in the host's
-//! `accept`; for each connection it
+//! terminating signal ignored. Its main thread waits for connections on
+//! the host (napping in the kernel in between, see [`native::wait_fd`]);
+//! for each connection it
 //!
 //! 1. makes a guest socket pair and starts the command as a guest process
 //!    in a session of its own, with one end as stdin/stdout/stderr (a native
-//!    child that execs `/bin/sh -c 'exec CMD'`: telnetd then speaks the
-//!    telnet protocol and gives the shell a pty);
+//!    child that execs `/bin/sh -c CMD`, which execs a simple command
+//!    itself, without a fork: telnetd then speaks the telnet protocol and
+//!    gives the shell a pty);
 //! 2. starts two native threads of the daemon that pump bytes: "up" from
 //!    the TCP connection into the guest socket, "down" the other way. Both
 //!    directions need a task, since only a task can make the guest's
-//!    read/write calls; a thread waiting on the host (in `recv`) is, for
-//!    the kernel, a task running user code.
+//!    read/write calls.
 //!
 //! Whichever direction ends first hangs the session up: both sockets are
 //! shut down and the command's process group gets SIGHUP (telnetd exits at
@@ -316,11 +317,7 @@ fn start_session(conn: std::io::Result<TcpStream>, command: &str) -> Result<(), 
 
     let exec = Exec {
         path: "/bin/sh".into(),
-        argv: vec![
-            b"sh".to_vec(),
-            b"-c".to_vec(),
-            format!("exec {command}").into_bytes(),
-        ],
+        argv: vec![b"sh".to_vec(), b"-c".to_vec(), command.as_bytes().to_vec()],
         envp: vec![
             b"HOME=/".to_vec(),
             b"TERM=vt100".to_vec(),
