@@ -94,12 +94,9 @@ fn known_issue(name: &str) -> Option<&'static str> {
 
 /// Terminal cases that fail because of a known bug, on every target.
 fn known_tty_issue(name: &str) -> Option<&'static str> {
-    match name {
-        "ctrl_c_sleep" => {
-            Some("known issue: ash sometimes exits after Ctrl-C of its foreground job")
-        }
-        _ => None,
-    }
+    // None at the moment; tty::ctrl_c_sleep was one (docs/known-issues.md).
+    let _ = name;
+    None
 }
 
 /// Cases that fail on one cross target only, because of a limitation of
@@ -182,6 +179,14 @@ fn golden(target: Target, case: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
+/// A bound of `secs` for one step of a terminal case, four times longer
+/// under qemu-user (whose first run of each code path is slow, more so on
+/// a loaded machine): still bounded, still failing a step that never ends.
+fn wait(target: Target, secs: u64) -> Duration {
+    let factor = if target == Target::host() { 1 } else { 4 };
+    Duration::from_secs(secs * factor)
+}
+
 fn boot_to_prompt(target: Target) -> Result<(Pty, usize), Failed> {
     let image = image(target)?;
     let mut pty = if target == Target::host() {
@@ -199,34 +204,50 @@ fn boot_to_prompt(target: Target) -> Result<(Pty, usize), Failed> {
 fn prompt_after_command(target: Target) -> Result<(), Failed> {
     let (mut pty, at) = boot_to_prompt(target)?;
     pty.send(b"sleep 1; echo done-sleeping\n")?;
-    let at = pty.expect(at, "done-sleeping\r\n", Duration::from_secs(10))?;
-    pty.expect(at, PROMPT, Duration::from_secs(3))?;
+    let at = pty.expect(at, "done-sleeping\r\n", wait(target, 10))?;
+    pty.expect(at, PROMPT, wait(target, 3))?;
     Ok(())
 }
 
 fn ctrl_c_sleep(target: Target) -> Result<(), Failed> {
     let (mut pty, at) = boot_to_prompt(target)?;
     pty.send(b"sleep 100\n")?;
-    let at = pty.expect(at, "sleep 100\r\n", Duration::from_secs(5))?;
-    std::thread::sleep(Duration::from_millis(300));
+    let at = pty.expect(at, "sleep 100\r\n", wait(target, 5))?;
+    // Longer under qemu-user: a Ctrl-C in the fork/exec window can hang the
+    // aarch64 image (docs/known-issues.md).
+    let pause = if target == Target::host() { 300 } else { 1500 };
+    std::thread::sleep(Duration::from_millis(pause));
     pty.send(b"\x03")?;
-    let at = pty.expect(at, PROMPT, Duration::from_secs(5))?;
+    // The echo of the line says nothing about `sleep` having started: a
+    // Ctrl-C that comes before the forked child made its group the
+    // terminal's foreground goes to the shell, which keeps waiting for its
+    // job (as on Linux). Under qemu-user on a loaded machine the fork and
+    // exec can take longer than the pause above, so a second Ctrl-C then
+    // reaches `sleep`. A shell that died of the Ctrl-C still fails below:
+    // init restarts it and `$?` is 0.
+    let at = match pty.expect(at, PROMPT, wait(target, 2)) {
+        Ok(at) => at,
+        Err(_) => {
+            pty.send(b"\x03")?;
+            pty.expect(at, PROMPT, wait(target, 5))?
+        }
+    };
     pty.send(b"echo status $?\n")?;
-    pty.expect(at, "status 130", Duration::from_secs(5))?;
+    pty.expect(at, "status 130", wait(target, 5))?;
     Ok(())
 }
 
 fn vi_edit(target: Target) -> Result<(), Failed> {
     let (mut pty, at) = boot_to_prompt(target)?;
     pty.send(b"vi /tmp/vi.txt\n")?;
-    let at = pty.expect(at, "/tmp/vi.txt", Duration::from_secs(10))?;
+    let at = pty.expect(at, "/tmp/vi.txt", wait(target, 10))?;
     std::thread::sleep(Duration::from_millis(300));
     pty.send(b"ihello from vi\x1b")?;
     std::thread::sleep(Duration::from_millis(200));
     pty.send(b":wq\r")?;
-    let at = pty.expect(at, PROMPT, Duration::from_secs(10))?;
+    let at = pty.expect(at, PROMPT, wait(target, 10))?;
     pty.send(b"cat /tmp/vi.txt\n")?;
-    pty.expect(at, "hello from vi\r\n", Duration::from_secs(5))?;
+    pty.expect(at, "hello from vi\r\n", wait(target, 5))?;
     Ok(())
 }
 
@@ -235,15 +256,15 @@ fn vi_edit(target: Target) -> Result<(), Failed> {
 fn winsize(target: Target) -> Result<(), Failed> {
     let (mut pty, at) = boot_to_prompt(target)?;
     pty.send(b"stty size\n")?;
-    let at = pty.expect(at, "\r\n24 80\r\n", Duration::from_secs(5))?;
+    let at = pty.expect(at, "\r\n24 80\r\n", wait(target, 5))?;
     pty.send(
         b"sh -c 'trap \"echo got WINCH; exit\" WINCH; echo ready; while :; do usleep 50000; done'\n",
     )?;
-    let at = pty.expect(at, "\r\nready\r\n", Duration::from_secs(5))?;
+    let at = pty.expect(at, "\r\nready\r\n", wait(target, 5))?;
     pty.set_size(33, 101)?;
-    let at = pty.expect(at, "got WINCH\r\n", Duration::from_secs(5))?;
-    let at = pty.expect(at, PROMPT, Duration::from_secs(5))?;
+    let at = pty.expect(at, "got WINCH\r\n", wait(target, 5))?;
+    let at = pty.expect(at, PROMPT, wait(target, 5))?;
     pty.send(b"stty size\n")?;
-    pty.expect(at, "\r\n33 101\r\n", Duration::from_secs(5))?;
+    pty.expect(at, "\r\n33 101\r\n", wait(target, 5))?;
     Ok(())
 }
