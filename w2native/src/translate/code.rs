@@ -398,7 +398,15 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
                 self.jump(header, &args);
                 self.b.switch_to_block(header);
                 let header_params = self.b.block_params(header).to_vec();
-                if self.env.env.interruptible.is_some() {
+                // Not inside a legacy `try`: a handler run by the check may
+                // longjmp to this function's setjmp, which only its try-calls
+                // can catch (a loop there that calls something is still
+                // stopped, at the callee's entry check, inside a try-call).
+                let in_try = self
+                    .control
+                    .iter()
+                    .any(|f| matches!(f.kind, Kind::Try { .. }));
+                if self.env.env.interruptible.is_some() && !in_try {
                     super::interrupt::emit_check(&mut self.b, &mut self.env);
                 }
                 self.control.push(Frame {

@@ -158,6 +158,27 @@ mod tests {
         );
     }
 
+    /// A loop inside a legacy `try` gets no check: a handler run there may
+    /// longjmp to this function's setjmp, which only its try-calls catch.
+    #[test]
+    fn no_loop_check_inside_legacy_try() {
+        let f = clif(
+            r#"(module
+                (func $in_try (param i32)
+                  try
+                    loop $l
+                      local.get 0
+                      br_if $l
+                    end
+                  catch_all
+                  end)
+                (func $outside (param i32) (loop $l (br_if $l (local.get 0)))))"#,
+            true,
+        );
+        assert_eq!(f[0].matches(FLAG_LOAD).count(), 0, "{}", f[0]);
+        assert_eq!(f[1].matches(FLAG_LOAD).count(), 1, "{}", f[1]);
+    }
+
     #[test]
     fn off_means_no_checks() {
         for f in clif(MODULE, false) {
