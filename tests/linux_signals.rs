@@ -67,9 +67,6 @@ fn main() {
 /// ignored with the reason in their name.
 fn known_issue(mode: &str, name: &str) -> Option<&'static str> {
     match (mode, name) {
-        ("async", "ctrl_c_shell_loop") => Some(
-            "known issue: about 1 run in 20, ash's SIGINT handler longjmps from an interrupt in the body of the function that called setjmp, which clang's wasm setjmp lowering cannot catch there (uncaught exception, the shell restarts)",
-        ),
         (_, "timeout_busy") => Some(
             "known issue: BusyBox timeout's fork grandchild never execs, and a guest fork child runs only until exec/exit, so timeout waits for it and never starts the program (the case passes, for that wrong reason)",
         ),

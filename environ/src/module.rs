@@ -181,6 +181,11 @@ pub struct ModuleDesc {
     /// Compiled with interrupt checks (`CompileOptions::interruptible`): the
     /// Linux Runner preempts code without them asynchronously instead.
     pub interrupt_checks: bool,
+    /// Defined functions (ascending indices) with a legacy `try`, where
+    /// clang's setjmp lowering puts the code after a `setjmp`: the Runner
+    /// does not preempt them asynchronously (a handler's `longjmp` to
+    /// their `setjmp` could not be caught there).
+    pub funcs_with_try: Vec<u32>,
 }
 
 impl ModuleDesc {

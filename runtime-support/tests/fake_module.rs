@@ -226,6 +226,7 @@ fn descriptor(data_offset: i32) -> ModuleDesc {
             code: Trap::UnreachableCodeReached as u8,
         }],
         interrupt_checks: false,
+        funcs_with_try: Vec::new(),
     }
 }
 

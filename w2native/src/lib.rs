@@ -54,8 +54,9 @@ pub struct CompileOptions {
     /// Interrupt checks at function entries and loop headers, so a runtime
     /// can stop running code from another thread (`translate/interrupt.rs`).
     /// `None`: the default of the module's role, on for the user module of
-    /// a Linux image (`image::build_linux_image`), off otherwise; a kernel
-    /// never has them.
+    /// an aarch64/riscv64 Linux image (`image::build_linux_image`; x86_64
+    /// images preempt asynchronously), off otherwise; a kernel never has
+    /// them.
     pub interruptible: Option<bool>,
 }
 
@@ -112,6 +113,7 @@ pub fn compile_module(
     let mut compiled = codegen::compile_functions(info, &*isa, opts)
         .map_err(|e| e.in_module(&opts.module_name))?;
     compiled.desc.interrupt_checks = opts.interruptible.unwrap_or(false);
+    compiled.desc.funcs_with_try = translate::funcs_with_try(wasm);
     let stats = Stats {
         functions: compiled.functions.len(),
         code_bytes: compiled.functions.iter().map(|f| f.bytes.len()).sum(),

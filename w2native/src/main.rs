@@ -42,8 +42,8 @@ struct CodegenArgs {
     verify: bool,
     /// Interrupt checks at function entries and loop headers, so the runtime
     /// can stop busy code (signals into running code). Default: on for the
-    /// user program of a Linux image, off otherwise; never in a kernel. An
-    /// x86_64 image built with `off` is preempted asynchronously instead.
+    /// user program of an aarch64/riscv64 Linux image, off otherwise (x86_64
+    /// images preempt busy code asynchronously instead); never in a kernel.
     #[arg(long, value_enum, value_name = "on|off")]
     interrupt_checks: Option<OnOff>,
 }

@@ -5,7 +5,9 @@
 //! clang's wasm setjmp lowering catches a `longjmp` only in calls made
 //! after the `setjmp`, and an interrupt in the body of the function that
 //! called `setjmp` is no such call, so the jump finds no taker ("uncaught
-//! exception"; ash's SIGINT handler in a busy shell loop, about 1 in 20).
+//! exception"; ash's SIGINT handler in a busy shell loop). So the handler
+//! leaves functions with a legacy `try` alone (`funcs_with_try` in the
+//! module descriptor): the next kick comes at the next tick.
 //!
 //! [`kick`] sends the thread a host signal. Its handler looks at the
 //! interrupted PC: inside the user module's code it pushes the PC and
@@ -39,6 +41,9 @@ mod imp {
     /// The user module's code: [start, end) of its compiled functions.
     static CODE_START: AtomicUsize = AtomicUsize::new(0);
     static CODE_END: AtomicUsize = AtomicUsize::new(0);
+    /// Code of the functions with a legacy `try` (sorted, disjoint), where
+    /// a preemption is skipped (the next kick retries).
+    static NO_PREEMPT: std::sync::OnceLock<Vec<(usize, usize)>> = std::sync::OnceLock::new();
     static INSTALLED: AtomicBool = AtomicBool::new(false);
 
     fn signal() -> libc::c_int {
@@ -70,6 +75,20 @@ mod imp {
             if start >= end {
                 return;
             }
+            let desc = module.desc();
+            let mut skip: Vec<(usize, usize)> = desc
+                .funcs_with_try
+                .iter()
+                .filter(|&&i| (i as usize) < record.num_funcs)
+                .map(|&i| {
+                    // SAFETY: as above, `i < num_funcs`.
+                    let f = unsafe { *record.funcs.add(i as usize) } as usize;
+                    let size = desc.func_sizes.get(i as usize).copied().unwrap_or(0);
+                    (f, f + size as usize)
+                })
+                .collect();
+            skip.sort_unstable();
+            let _ = NO_PREEMPT.set(skip);
             CODE_START.store(start, Ordering::Relaxed);
             CODE_END.store(end, Ordering::Relaxed);
             // SAFETY: installing a handler that only reads its context and
@@ -110,6 +129,12 @@ mod imp {
             let end = CODE_END.load(Ordering::Relaxed);
             if pc < start || pc >= end {
                 return;
+            }
+            if let Some(skip) = NO_PREEMPT.get() {
+                let i = skip.partition_point(|&(s, _)| s <= pc);
+                if i > 0 && pc < skip[i - 1].1 {
+                    return;
+                }
             }
             // Compiled code keeps nothing below its sp (no red zone), so the
             // return address can go there.

@@ -36,6 +36,33 @@ pub fn call_conv(isa: &dyn TargetIsa) -> CallConv {
     }
 }
 
+/// Defined functions (ascending indices) whose body has a legacy `try`
+/// (`ModuleDesc::funcs_with_try`). The module was validated already; a
+/// section that does not read simply ends the list.
+pub fn funcs_with_try(wasm: &[u8]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut index = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
+            continue;
+        };
+        if let Ok(mut ops) = body.get_operators_reader() {
+            while !ops.eof() {
+                match ops.read() {
+                    Ok(Operator::Try { .. }) => {
+                        out.push(index);
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        index += 1;
+    }
+    out
+}
+
 /// Whether the function entry needs a check: the body calls something
 /// (direct, indirect or through the exception lowering). Loops get their
 /// own checks, so a leaf function needs none at its entry.

@@ -17,7 +17,7 @@ mod env;
 #[cfg(test)]
 mod exec_tests;
 mod interrupt;
-pub use interrupt::call_conv as interrupt_call_conv;
+pub use interrupt::{call_conv as interrupt_call_conv, funcs_with_try};
 #[cfg(test)]
 mod tests;
 
