@@ -62,6 +62,16 @@ fn main() {
                 f(target)
             }));
         }
+        let init: [(&str, TtyCase); 2] = [
+            ("program_and_args", init_program_and_args),
+            ("missing_program", init_missing_program),
+        ];
+        for (name, f) in init {
+            let issue = cross_issue(target, name);
+            trials.push(trial(format!("{prefix}init::{name}"), issue, move || {
+                f(target)
+            }));
+        }
     }
     libtest_mimic::run(&args, trials).exit();
 }
@@ -266,5 +276,53 @@ fn winsize(target: Target) -> Result<(), Failed> {
     let at = pty.expect(at, PROMPT, wait(target, 5))?;
     pty.send(b"stty size\n")?;
     pty.expect(at, "\r\n33 101\r\n", wait(target, 5))?;
+    Ok(())
+}
+
+/// `--init CMD`: the kernel execs CMD's program as pid 1 with CMD's words
+/// as argv, and its exit status is the image's.
+fn init_program_and_args(target: Target) -> Result<(), Failed> {
+    let image = image(target)?;
+    let mut cmd = cross::command(target, image);
+    cmd.args(["--init", "/bin/echo hello  from init"]);
+    let out = run_with_timeout(cmd, CASE_TIMEOUT)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.lines().collect::<Vec<_>>() != ["hello from init"] || out.status.code() != Some(0) {
+        return Err(format!(
+            "expected `hello from init` and status 0, got status {:?}, stdout {stdout:?}, stderr {:?}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let mut cmd = cross::command(target, image);
+    cmd.args(["--init", "/bin/false"]);
+    let out = run_with_timeout(cmd, CASE_TIMEOUT)?;
+    if out.status.code() != Some(1) {
+        return Err(format!(
+            "--init /bin/false: status {:?}, expected 1",
+            out.status.code()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// `--init` naming a file the guest does not have: one error line, status
+/// 127 (the kernel itself would fall back to /sbin/init).
+fn init_missing_program(target: Target) -> Result<(), Failed> {
+    let image = image(target)?;
+    let mut cmd = cross::command(target, image);
+    cmd.args(["--init", "/bin/no-such-init"]);
+    let out = run_with_timeout(cmd, CASE_TIMEOUT)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = "w2native runner: --init /bin/no-such-init: not found in the guest (the kernel started /sbin/init)";
+    if out.status.code() != Some(127) || stderr.trim_end() != want {
+        return Err(format!(
+            "expected status 127 and stderr `{want}`, got status {:?} and stderr {stderr:?}",
+            out.status.code()
+        )
+        .into());
+    }
     Ok(())
 }

@@ -422,10 +422,16 @@ unsafe extern "C" fn cmdline(_vmctx: *mut VMContext, buf: i32, size: i32) -> i32
     let runner = super::runner();
     // With user programs the console is theirs: only kernel errors show,
     // unless the user chose a command line.
-    let line = match &runner.options.cmdline[..] {
-        "" if runner.user.is_some() => "loglevel=3".as_bytes(),
-        line => line.as_bytes(),
+    let mut line = match &runner.options.cmdline[..] {
+        "" if runner.user.is_some() => "loglevel=3".to_string(),
+        line => line.to_string(),
     };
+    if let Some(path) = runner.options.init.as_ref().and_then(|argv| argv.first()) {
+        // With an initramfs the kernel runs `rdinit=` (not `init=`); a
+        // missing file makes it fall back to /sbin/init (see first_exec).
+        line = format!("{line} rdinit={path}");
+    }
+    let line = line.as_bytes();
     let n = line.len().min(size.max(0) as usize);
     if kernel().write(buf as u32, &line[..n]) {
         n as i32
@@ -488,7 +494,10 @@ unsafe extern "C" fn user_start(_vmctx: *mut VMContext, task: i32, path: i32, le
     if runner.user.is_some() {
         if super::process::is_init() {
             super::telnet::start();
-            if runner.options.no_console && runner.options.command.is_none() {
+            if runner.options.no_console
+                && runner.options.command.is_none()
+                && runner.options.init.is_none()
+            {
                 super::console::headless_init()
             }
         }

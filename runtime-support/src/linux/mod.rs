@@ -61,6 +61,10 @@ pub struct Options {
     pub mem_mb: u32,
     /// `-c CMD`: init runs `sh -c CMD` and its status is the exit status.
     pub command: Option<String>,
+    /// `--init CMD`: init's argv (split on blanks) instead of `/sbin/init`;
+    /// its first word goes to the kernel as `init=`, so the kernel execs
+    /// (and checks) that file as it would for any init.
+    pub init: Option<Vec<String>>,
     /// `--telnet HOST:PORT`: serve shells over telnet there ([`telnet`]).
     pub telnet: Option<String>,
     /// `--telnet-cmd CMD`: what each telnet connection runs.
@@ -71,8 +75,9 @@ pub struct Options {
 }
 
 const USAGE: &str = "\
-usage: linux [-c CMD] [--selftest] [--cmdline ARGS] [--mem MIB] [--telnet HOST:PORT [--telnet-cmd CMD]] [--no-console]
+usage: linux [-c CMD | --init CMD] [--selftest] [--cmdline ARGS] [--mem MIB] [--telnet HOST:PORT [--telnet-cmd CMD]] [--no-console]
   -c CMD          run `sh -c CMD` as init; exit with its status
+  --init CMD      run CMD (a program and its arguments, split on blanks) as init instead of /sbin/init
   --selftest      boot, then run the kernel checks (tmpfs, proc, sockets, ping) as init
   --cmdline ARGS  kernel command line (e.g. 'loglevel=8')
   --mem MIB       memory given to the kernel, in MiB (default: the kernel's own, 64)
@@ -93,6 +98,14 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         match a.as_str() {
             "--selftest" => o.selftest = true,
             "-c" => o.command = Some(value("-c")?),
+            "--init" => {
+                let v = value("--init")?;
+                let words: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+                match words.first() {
+                    Some(path) if path.starts_with('/') => o.init = Some(words),
+                    _ => return Err(format!("--init `{v}`: give an absolute program path")),
+                }
+            }
             "--telnet" => o.telnet = Some(value("--telnet")?),
             "--telnet-cmd" => o.telnet_cmd = Some(value("--telnet-cmd")?),
             "--no-console" => o.no_console = true,
@@ -111,6 +124,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
+    }
+    if o.command.is_some() && o.init.is_some() {
+        return Err("-c and --init both choose init: give one of them".to_string());
     }
     Ok(o)
 }

@@ -374,6 +374,22 @@ pub fn first_exec(path: &str) -> Exec {
             mount_basics();
             vec![b"sh".to_vec(), b"-c".to_vec(), cmd.as_bytes().to_vec()]
         }
+        // The kernel was given `rdinit=` with the first word, so `path` is
+        // that program unless the file is missing; the mounts are there
+        // because fork needs /proc.
+        None if super::runner().options.init.is_some() => {
+            let argv = super::runner().options.init.as_deref().unwrap_or_default();
+            if argv.first().map(String::as_str) != Some(path) {
+                let msg = format!(
+                    "w2native runner: --init {}: not found in the guest (the kernel started {path})\n",
+                    argv.first().map(String::as_str).unwrap_or_default()
+                );
+                super::hostops::write_all(2, msg.as_bytes());
+                super::exit_process(127);
+            }
+            mount_basics();
+            argv.iter().map(|a| a.as_bytes().to_vec()).collect()
+        }
         // Not a terminal (`./linux < script.sh`): the shell reads the
         // script from the console and its status is the exit status.
         None if !super::console::stdin_is_tty() => {
