@@ -1,1 +1,1 @@
-sleep 100 & kill -TERM $!; wait $!; echo status $?
+{ sleep 100 & kill -TERM $!; wait $!; echo status $?; } 2>/dev/null
