@@ -8,8 +8,10 @@
 //! only the Runner's asynchronous preemption (a host signal redirecting the
 //! busy thread, `runtime-support/src/linux/preempt.rs`) can stop the code. Every step that waits for a signal to act
 //! has a bound of 2 s and fails the case when it is missed; booting and
-//! the shell's own replies have the suite's longer bound. Host target only:
-//! under qemu-user the 2 s bounds would measure the emulator.
+//! the shell's own replies have the suite's longer bound. The cross
+//! targets run the `async::` cases under qemu-user (`ARCH::async::...`,
+//! the mode their images default to), with every bound four times longer:
+//! there the bounds would otherwise measure the emulator.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -17,12 +19,23 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use w2native::image::{applets, build_linux_image, ImageInput};
 use w2native::{CompileOptions, Target};
+use w2native_tests::cross;
 use w2native_tests::linux::{build_runtime, guest_artifact, Pty};
 
-/// How long a signal may take to act on a busy program.
+/// How long a signal may take to act on a busy program (host target).
 const SIGNAL_BOUND: Duration = Duration::from_secs(2);
 /// Booting, and replies of a shell that is not competing with anything.
 const SLOW: Duration = Duration::from_secs(30);
+
+/// `bound` for the current case's target: four times longer under
+/// qemu-user (still bounded, still failing a signal that never acts).
+fn scaled(bound: Duration) -> Duration {
+    if MODE.with(|m| m.get()).0 == Target::host() {
+        bound
+    } else {
+        bound * 4
+    }
+}
 const PROMPT: &str = "# ";
 /// A CPU-bound loop with no system calls (BusyBox awk's interpreter).
 const BUSY: &str = "awk 'BEGIN{while(1);}'";
@@ -46,17 +59,30 @@ fn main() {
         ),
         ("trap_runs_in_busy_shell_loop", trap_runs_in_busy_shell_loop),
     ];
+    let host = Target::host();
+    let mut runs: Vec<(Target, &str, bool)> = vec![(host, "checks", true), (host, "async", false)];
+    for target in Target::ALL.into_iter().filter(|t| *t != host) {
+        runs.push((target, "async", false));
+    }
     let mut trials = Vec::new();
-    for (mode, checks) in [("checks", true), ("async", false)] {
+    for (target, mode, checks) in runs {
+        // Host trials keep their plain names; cross ones are `ARCH::...`.
+        let prefix = if target == host {
+            String::new()
+        } else {
+            format!("{target}::")
+        };
         for (name, f) in cases {
             let test = move || {
-                IMAGE_CHECKS.with(|c| c.set(checks));
+                MODE.with(|m| m.set((target, checks)));
                 f()
             };
             trials.push(match known_issue(mode, name) {
-                Some(reason) => Trial::test(format!("{mode}::{name} (ignored: {reason})"), test)
-                    .with_ignored_flag(true),
-                None => Trial::test(format!("{mode}::{name}"), test),
+                Some(reason) => {
+                    Trial::test(format!("{prefix}{mode}::{name} (ignored: {reason})"), test)
+                        .with_ignored_flag(true)
+                }
+                None => Trial::test(format!("{prefix}{mode}::{name}"), test),
             });
         }
     }
@@ -75,27 +101,36 @@ fn known_issue(mode: &str, name: &str) -> Option<&'static str> {
 }
 
 thread_local! {
-    /// Which image the case running on this thread uses.
-    static IMAGE_CHECKS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    /// The target and mode (with checks or not) of the image the case
+    /// running on this thread uses.
+    static MODE: std::cell::Cell<(Target, bool)> =
+        const { std::cell::Cell::new((Target::X86_64, true)) };
 }
 
-/// The image of the current case's mode, built once per mode.
+/// The image of the current case's target and mode, built once for each.
 fn image() -> Result<&'static Path, Failed> {
     type Built = OnceLock<Result<(tempfile::TempDir, PathBuf), String>>;
-    static IMAGES: [Built; 2] = [OnceLock::new(), OnceLock::new()];
-    let checks = IMAGE_CHECKS.with(|c| c.get());
-    IMAGES[usize::from(checks)]
-        .get_or_init(|| build_image(checks))
+    static IMAGES: [[Built; 2]; 3] = [const { [const { OnceLock::new() }; 2] }; 3];
+    let (target, checks) = MODE.with(|m| m.get());
+    let slot = Target::ALL
+        .iter()
+        .position(|t| *t == target)
+        .expect("a known target");
+    IMAGES[slot][usize::from(checks)]
+        .get_or_init(|| build_image(target, checks))
         .as_ref()
         .map(|(_, p)| p.as_path())
         .map_err(|e| e.into())
 }
 
-fn build_image(checks: bool) -> Result<(tempfile::TempDir, PathBuf), String> {
-    let target = Target::host();
+fn build_image(target: Target, checks: bool) -> Result<(tempfile::TempDir, PathBuf), String> {
     let kernel = guest_artifact("W2NATIVE_KERNEL_WASM", "build-kernel.sh")?;
     let busybox = guest_artifact("W2NATIVE_BUSYBOX_WASM", "build-userland.sh")?;
-    build_runtime()?;
+    if target == Target::host() {
+        build_runtime()?;
+    } else {
+        cross::runtime(target)?;
+    }
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let (kwasm, bwasm) = (read(&kernel)?, read(&busybox)?);
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -122,23 +157,30 @@ fn build_image(checks: bool) -> Result<(tempfile::TempDir, PathBuf), String> {
 /// An interactive shell at its first prompt; returns the terminal and the
 /// offset after that prompt.
 fn shell() -> Result<(Pty, usize), Failed> {
-    let mut pty = Pty::spawn(image()?, &[])?;
-    let at = pty.expect(0, PROMPT, SLOW)?;
+    let image = image()?;
+    let target = MODE.with(|m| m.get()).0;
+    let mut pty = if target == Target::host() {
+        Pty::spawn(image, &[])?
+    } else {
+        let path = image.to_str().ok_or("non-UTF-8 temporary path")?;
+        Pty::spawn(Path::new(target.qemu()), &[path])?
+    };
+    let at = pty.expect(0, PROMPT, scaled(SLOW))?;
     Ok((pty, at))
 }
 
 /// Types `line`, waits for its echo, and gives the command time to be busy.
 fn start_busy(pty: &mut Pty, at: usize, line: &str) -> Result<usize, Failed> {
     pty.send(format!("{line}\n").as_bytes())?;
-    let at = pty.expect(at, &format!("{line}\r\n"), SLOW)?;
-    std::thread::sleep(Duration::from_millis(300));
+    let at = pty.expect(at, &format!("{line}\r\n"), scaled(SLOW))?;
+    std::thread::sleep(scaled(Duration::from_millis(300)));
     Ok(at)
 }
 
 /// Runs `line` at the prompt and waits for `want` in its output.
 fn run(pty: &mut Pty, at: usize, line: &str, want: &str, bound: Duration) -> Result<usize, Failed> {
     pty.send(format!("{line}\n").as_bytes())?;
-    let at = pty.expect(at, &format!("{line}\r\n"), SLOW)?;
+    let at = pty.expect(at, &format!("{line}\r\n"), scaled(SLOW))?;
     Ok(pty.expect(at, want, bound)?)
 }
 
@@ -148,8 +190,14 @@ fn ctrl_c(line: &str) -> Result<(), Failed> {
     let (mut pty, at) = shell()?;
     let at = start_busy(&mut pty, at, line)?;
     pty.send(b"\x03")?;
-    let at = pty.expect(at, PROMPT, SIGNAL_BOUND)?;
-    run(&mut pty, at, "echo status $?", "status 130\r\n", SLOW)?;
+    let at = pty.expect(at, PROMPT, scaled(SIGNAL_BOUND))?;
+    run(
+        &mut pty,
+        at,
+        "echo status $?",
+        "status 130\r\n",
+        scaled(SLOW),
+    )?;
     Ok(())
 }
 
@@ -177,14 +225,20 @@ fn ctrl_c_yes() -> Result<(), Failed> {
 /// echo is one line.)
 fn stop_cont_kill_busy_background() -> Result<(), Failed> {
     let (mut pty, at) = shell()?;
-    let at = run(&mut pty, at, &format!("{BUSY} & p=$!"), PROMPT, SLOW)?;
-    std::thread::sleep(Duration::from_millis(300));
+    let at = run(
+        &mut pty,
+        at,
+        &format!("{BUSY} & p=$!"),
+        PROMPT,
+        scaled(SLOW),
+    )?;
+    std::thread::sleep(scaled(Duration::from_millis(300)));
     let at = run(
         &mut pty,
         at,
         "kill -STOP $p; usleep 200000; grep State: /proc/$p/status",
         "State:\tT (stopped)\r\n",
-        SIGNAL_BOUND,
+        scaled(SIGNAL_BOUND),
     )?;
     // Running again: any state but stopped (the third field of stat).
     let at = run(
@@ -192,9 +246,9 @@ fn stop_cont_kill_busy_background() -> Result<(), Failed> {
         at,
         "kill -CONT $p; usleep 200000; echo st-$(cut -d' ' -f3 /proc/$p/stat)",
         "st-",
-        SIGNAL_BOUND,
+        scaled(SIGNAL_BOUND),
     )?;
-    let end = pty.expect(at, "\r\n", SLOW)?;
+    let end = pty.expect(at, "\r\n", scaled(SLOW))?;
     let state = pty.seen[at..end - 2].to_string();
     if state == "T" || state.is_empty() {
         return Err(format!("after kill -CONT the state is {state:?}:\n{}", pty.seen).into());
@@ -204,7 +258,7 @@ fn stop_cont_kill_busy_background() -> Result<(), Failed> {
         end,
         "kill -9 $p; usleep 200000; wait $p; echo killed $?",
         "killed 137\r\n",
-        SIGNAL_BOUND,
+        scaled(SIGNAL_BOUND),
     )?;
     Ok(())
 }
@@ -219,7 +273,7 @@ fn timeout_busy() -> Result<(), Failed> {
         at,
         &format!("timeout 1 {BUSY}; echo status $?"),
         "status 143\r\n",
-        Duration::from_secs(1) + SIGNAL_BOUND,
+        scaled(Duration::from_secs(1) + SIGNAL_BOUND),
     )?;
     Ok(())
 }
@@ -228,22 +282,34 @@ fn timeout_busy() -> Result<(), Failed> {
 /// kernel (fork, exec, pipes): each finishes within the bound.
 fn busy_background_no_starvation() -> Result<(), Failed> {
     let (mut pty, at) = shell()?;
-    let at = run(&mut pty, at, &format!("{BUSY} & {BUSY} &"), PROMPT, SLOW)?;
-    std::thread::sleep(Duration::from_millis(300));
+    let at = run(
+        &mut pty,
+        at,
+        &format!("{BUSY} & {BUSY} &"),
+        PROMPT,
+        scaled(SLOW),
+    )?;
+    std::thread::sleep(scaled(Duration::from_millis(300)));
     let at = run(
         &mut pty,
         at,
         "seq 1 500 | sort -rn | head -1",
         "500\r\n",
-        SIGNAL_BOUND,
+        scaled(SIGNAL_BOUND),
     )?;
-    let at = run(&mut pty, at, "echo fg-$((6*7))", "fg-42\r\n", SIGNAL_BOUND)?;
+    let at = run(
+        &mut pty,
+        at,
+        "echo fg-$((6*7))",
+        "fg-42\r\n",
+        scaled(SIGNAL_BOUND),
+    )?;
     run(
         &mut pty,
         at,
         "kill -9 %1 %2; wait; echo reaped",
         "reaped\r\n",
-        SIGNAL_BOUND,
+        scaled(SIGNAL_BOUND),
     )?;
     Ok(())
 }
@@ -258,14 +324,14 @@ fn trap_runs_in_busy_shell_loop() -> Result<(), Failed> {
         at,
         "trap 'f=1' USR1; f=0; (sleep 1; kill -USR1 $$) &",
         PROMPT,
-        SLOW,
+        scaled(SLOW),
     )?;
     run(
         &mut pty,
         at,
         "while [ $f = 0 ]; do :; done; echo handled",
         "handled\r\n",
-        Duration::from_secs(1) + SIGNAL_BOUND,
+        scaled(Duration::from_secs(1) + SIGNAL_BOUND),
     )?;
     Ok(())
 }

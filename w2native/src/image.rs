@@ -361,15 +361,13 @@ pub fn build_linux_image(
         let Some(mut input) = input else { continue };
         input.opts.namespace = namespace.to_string();
         // Busy user code must stay interruptible (signals, scheduling; see
-        // runtime-support/src/linux/interrupt.rs). On x86_64 the Runner
-        // preempts it asynchronously (linux/preempt.rs), so by default it
-        // carries no checks (they cost 18% of instructions, geomean of the
-        // benchmarks); aarch64 and riscv64 have no preemption stub yet and
-        // need them. The kernel runs under its CPU lock and is never
+        // runtime-support/src/linux/interrupt.rs). The Runner preempts it
+        // asynchronously on every target (linux/preempt.rs), so by default
+        // it carries no checks (they cost 18% of instructions, geomean of
+        // the benchmarks). The kernel runs under its CPU lock and is never
         // interrupted that way.
         input.opts.interruptible = if namespace == USER_NAMESPACE {
-            let default = target != crate::Target::X86_64;
-            Some(input.opts.interruptible.unwrap_or(default))
+            Some(input.opts.interruptible.unwrap_or(false))
         } else {
             Some(false)
         };

@@ -53,10 +53,8 @@ pub struct CompileOptions {
     pub elide_checks: bool,
     /// Interrupt checks at function entries and loop headers, so a runtime
     /// can stop running code from another thread (`translate/interrupt.rs`).
-    /// `None`: the default of the module's role, on for the user module of
-    /// an aarch64/riscv64 Linux image (`image::build_linux_image`; x86_64
-    /// images preempt asynchronously), off otherwise; a kernel never has
-    /// them.
+    /// `None`: off (`image::build_linux_image`: Linux images preempt their
+    /// user module asynchronously); a kernel never has them.
     pub interruptible: Option<bool>,
 }
 

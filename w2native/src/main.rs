@@ -41,8 +41,7 @@ struct CodegenArgs {
     #[arg(long)]
     verify: bool,
     /// Interrupt checks at function entries and loop headers, so the runtime
-    /// can stop busy code (signals into running code). Default: on for the
-    /// user program of an aarch64/riscv64 Linux image, off otherwise (x86_64
+    /// can stop busy code (signals into running code). Default: off (Linux
     /// images preempt busy code asynchronously instead); never in a kernel.
     #[arg(long, value_enum, value_name = "on|off")]
     interrupt_checks: Option<OnOff>,

@@ -107,7 +107,6 @@ pub(crate) unsafe extern "C" fn user_kick(_vmctx: *mut VMContext, thread: i32) {
 
 /// Asynchronous preemption (`preempt.rs`) stopped this thread in compiled
 /// user code: the same as an interrupt check that found its flag set.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn preempted() {
     let vmctx = REGISTERED.with(|r| r.borrow().as_ref().map(|r| r.instance.vmctx()));
     if let Some(vmctx) = vmctx {
