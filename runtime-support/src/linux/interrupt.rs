@@ -1,10 +1,12 @@
 //! Interrupting user code that makes no syscalls (issue: a busy loop must
 //! stop on Ctrl-C, `kill -9`, `kill -STOP`, and must not starve others).
 //!
-//! The user module of a Linux image is compiled with interrupt checks: at
-//! function entries (of functions that call something) and loop headers,
-//! its code loads `vmctx.interrupt` and, when it is non-zero, calls the
-//! `interrupt` builtin. The kernel asks for that through the host op
+//! Two ways in, one delivery. By default the user module of a Linux image
+//! has no checks and [`super::preempt`] stops it asynchronously with a host
+//! signal; built with `--interrupt-checks on`, its code loads
+//! `vmctx.interrupt` at function entries (of functions that call
+//! something) and loop headers and, when it is non-zero, calls the
+//! `interrupt` builtin. The kernel asks for either through the host op
 //! `user_kick(thread)` when a task executing user code on that host thread
 //! has a signal pending or should give the CPU to another task (see
 //! `guest/kernel/arch-wasm/kernel/kick.c`). This module maps the Runner's
