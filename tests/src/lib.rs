@@ -7,5 +7,6 @@ pub mod cprog;
 pub mod cross;
 pub mod linux;
 pub mod loader;
+pub mod pty;
 pub mod telnet;
 pub mod wast_runner;

@@ -16,17 +16,15 @@
 //! `W2NATIVE_KERNEL_WASM` and `W2NATIVE_BUSYBOX_WASM` (both) name the
 //! modules instead of the guest build.
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::pty::Pty;
 use crate::{build_compiler, guest, root, step};
 
 /// The goal for exec to first prompt on x86_64.
 const PROMPT_TARGET: Duration = Duration::from_millis(100);
-const PROMPT: &[u8] = b"# ";
+const PROMPT: &str = "# ";
 
 pub fn boot_bench_command(args: &[String]) -> Result<(), String> {
     let mut runs = 10usize;
@@ -106,20 +104,21 @@ pub fn boot_bench_command(args: &[String]) -> Result<(), String> {
     let (mut prompt, mut prompt_cpu) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let t = Instant::now();
-        let mut boot = PtyBoot::spawn(&image)?;
-        boot.wait_for(PROMPT, Duration::from_secs(20))?;
+        let mut boot = Pty::spawn(&image, &[])?;
+        boot.expect(0, PROMPT, Duration::from_secs(20))?;
         prompt.push(t.elapsed());
         // The CPU time to the prompt does not depend on the machine's
         // load as the wall time does: power off at once and take the
         // image's rusage (the poweroff itself is a few syscalls).
-        prompt_cpu.push(boot.poweroff_cpu()?);
+        boot.send(b"poweroff -f\n")?;
+        prompt_cpu.push(boot.wait_cpu()?);
     }
 
     step(&format!("idle CPU of a booted shell over {idle_secs} s"));
-    let mut boot = PtyBoot::spawn(&image)?;
-    boot.wait_for(PROMPT, Duration::from_secs(20))?;
+    let mut boot = Pty::spawn(&image, &[])?;
+    boot.expect(0, PROMPT, Duration::from_secs(20))?;
     std::thread::sleep(Duration::from_millis(500));
-    let pid = boot.child.id();
+    let pid = boot.pid();
     let before = cpu_ticks(pid)?;
     let t = Instant::now();
     std::thread::sleep(Duration::from_secs(idle_secs));
@@ -181,133 +180,4 @@ fn cpu_ticks(pid: u32) -> Result<u64, String> {
             .ok_or_else(|| "unexpected /proc/PID/stat".to_string())
     };
     Ok(num(11)? + num(12)?)
-}
-
-/// The image started on the slave side of a new pseudo-terminal (its
-/// controlling terminal), read through the master side.
-struct PtyBoot {
-    master: std::fs::File,
-    child: Child,
-    seen: Vec<u8>,
-    /// Reaped by `poweroff_cpu` (std's `Child` does not know).
-    reaped: bool,
-}
-
-impl PtyBoot {
-    fn spawn(image: &Path) -> Result<PtyBoot, String> {
-        let (mut master, mut slave) = (-1, -1);
-        let ws = libc::winsize {
-            ws_row: 24,
-            ws_col: 80,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: openpty fills two descriptors we then own.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &ws,
-            )
-        };
-        if rc != 0 {
-            return Err(format!("openpty: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: fresh descriptors from openpty.
-        let (master, slave) =
-            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let dup = |fd: &OwnedFd| fd.try_clone().map(Stdio::from).map_err(|e| e.to_string());
-        let mut cmd = Command::new(image);
-        cmd.stdin(dup(&slave)?)
-            .stdout(dup(&slave)?)
-            .stderr(dup(&slave)?);
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY, 0);
-                Ok(())
-            });
-        }
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", image.display()))?;
-        drop(slave);
-        Ok(PtyBoot {
-            master: std::fs::File::from(master),
-            child,
-            seen: Vec::new(),
-            reaped: false,
-        })
-    }
-
-    /// Reads until `what` shows up (blocking reads; poll for the timeout).
-    fn wait_for(&mut self, what: &[u8], timeout: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
-        while !self.seen.windows(what.len()).any(|w| w == what) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!(
-                    "no {:?} from the image within {timeout:?}; it printed:\n{}",
-                    String::from_utf8_lossy(what),
-                    String::from_utf8_lossy(&self.seen)
-                ));
-            }
-            let mut pfd = libc::pollfd {
-                fd: self.master.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: polling one descriptor we own.
-            if unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) } <= 0 {
-                continue;
-            }
-            let mut buf = [0u8; 4096];
-            match self.master.read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    return Err(format!(
-                        "the image ended before the prompt; it printed:\n{}",
-                        String::from_utf8_lossy(&self.seen)
-                    ))
-                }
-                Ok(n) => self.seen.extend_from_slice(&buf[..n]),
-            }
-        }
-        Ok(())
-    }
-}
-
-impl PtyBoot {
-    /// Types `poweroff -f` and waits for the image to end; returns the CPU
-    /// time (user + system) it used in all.
-    fn poweroff_cpu(&mut self) -> Result<Duration, String> {
-        use std::io::Write;
-        self.master
-            .write_all(b"poweroff -f\n")
-            .map_err(|e| format!("writing to the pty: {e}"))?;
-        let mut status = 0;
-        // SAFETY: rusage is plain data that wait4 fills.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: waiting for our own child, which nothing else reaps.
-        let r = unsafe { libc::wait4(self.child.id() as i32, &mut status, 0, &mut ru) };
-        if r <= 0 {
-            return Err(format!("wait4: {}", std::io::Error::last_os_error()));
-        }
-        self.reaped = true;
-        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-        Ok(tv(ru.ru_utime) + tv(ru.ru_stime))
-    }
-}
-
-impl Drop for PtyBoot {
-    fn drop(&mut self) {
-        if self.reaped {
-            return;
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -23,6 +23,12 @@ mod busybox_tests;
 mod cross;
 mod deps;
 mod fuzz;
+// The Linux suites' pseudo-terminal driver, shared by path: depending on
+// the test crate would build the whole compiler for xtask. boot-bench uses
+// only part of it.
+#[path = "../../tests/src/pty.rs"]
+#[allow(dead_code)]
+mod pty;
 mod telnet_stress;
 
 use std::path::{Path, PathBuf};
