@@ -6,13 +6,12 @@
 //! are counted as skipped with the reason.
 
 use crate::loader::{self, LoadError};
-use runtime_support::{
-    Extern, Func, Global, Imports, Instance, InstantiationError, Memory, Table, TrapError, Val,
-};
+use runtime_support::{Imports, Instance, InstantiationError, TrapError, Val};
 use std::collections::HashMap;
 use std::path::Path;
 use w2native::BoundsMode;
-use w2native_environ::{FuncType, GlobalType, Limits, MemoryType, TableType, Trap, ValType};
+use w2native_environ::Trap;
+use w2native_spec_driver::spectest_imports;
 use wast::core::{AbstractHeapType, HeapType, NanPattern, WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
 
@@ -518,95 +517,4 @@ pub fn matches_core(v: &Val, expected: &WastRetCore<'_>) -> bool {
         (v, WastRetCore::Either(options)) => options.iter().any(|o| matches_core(v, o)),
         _ => false,
     }
-}
-
-macro_rules! spectest_print {
-    ($($name:ident($($p:ident: $t:ty),*);)*) => {
-        $(
-            // The spec's host functions print their arguments; the tests only
-            // need them to exist with the right types.
-            extern "C" fn $name(_vmctx: *mut u8, $($p: $t),*) { $(let _ = $p;)* }
-        )*
-    };
-}
-
-spectest_print! {
-    print();
-    print_i32(a: i32);
-    print_i64(a: i64);
-    print_f32(a: f32);
-    print_f64(a: f64);
-    print_i32_f32(a: i32, b: f32);
-    print_f64_f64(a: f64, b: f64);
-}
-
-/// The `spectest` module every spec script may import from.
-fn spectest_imports() -> Imports {
-    use ValType::*;
-    let mut imports = Imports::new();
-    let funcs: [(&str, *const u8, Vec<ValType>); 7] = [
-        ("print", print as *const u8, vec![]),
-        ("print_i32", print_i32 as *const u8, vec![I32]),
-        ("print_i64", print_i64 as *const u8, vec![I64]),
-        ("print_f32", print_f32 as *const u8, vec![F32]),
-        ("print_f64", print_f64 as *const u8, vec![F64]),
-        ("print_i32_f32", print_i32_f32 as *const u8, vec![I32, F32]),
-        ("print_f64_f64", print_f64_f64 as *const u8, vec![F64, F64]),
-    ];
-    for (name, ptr, params) in funcs {
-        let ty = FuncType {
-            params,
-            results: vec![],
-        };
-        // SAFETY: each function above has the compiled-code signature for `ty`.
-        imports.define(
-            "spectest",
-            name,
-            Extern::Func(unsafe { Func::host(ptr, ty) }),
-        );
-    }
-    let global = |ty, val| Extern::Global(Global::new(GlobalType { ty, mutable: false }, val));
-    imports.define("spectest", "global_i32", global(I32, Val::I32(666)));
-    imports.define("spectest", "global_i64", global(I64, Val::I64(666)));
-    imports.define(
-        "spectest",
-        "global_f32",
-        global(F32, Val::F32(666.6f32.to_bits())),
-    );
-    imports.define(
-        "spectest",
-        "global_f64",
-        global(F64, Val::F64(666.6f64.to_bits())),
-    );
-    let table = Table::new(
-        TableType {
-            elem: FuncRef,
-            limits: Limits {
-                min: 10,
-                max: Some(20),
-            },
-        },
-        Val::FuncRef(0),
-    )
-    .expect("spectest table");
-    imports.define("spectest", "table", Extern::Table(table));
-    let memory = Memory::new(MemoryType {
-        limits: Limits {
-            min: 1,
-            max: Some(2),
-        },
-        shared: false,
-    })
-    .expect("spectest memory");
-    imports.define("spectest", "memory", Extern::Memory(memory));
-    let shared = Memory::new(MemoryType {
-        limits: Limits {
-            min: 1,
-            max: Some(1),
-        },
-        shared: true,
-    })
-    .expect("spectest shared memory");
-    imports.define("spectest", "shared_memory", Extern::Memory(shared));
-    imports
 }

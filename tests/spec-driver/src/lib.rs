@@ -235,8 +235,10 @@ spectest_print! {
     print_f64_f64(a: f64, b: f64);
 }
 
-/// The `spectest` module every spec script may import from.
-fn spectest_imports() -> Imports {
+/// The `spectest` module every spec script may import from (with the
+/// threads proposal's `shared_memory`); also the native suite's
+/// (`tests/src/wast_runner.rs`).
+pub fn spectest_imports() -> Imports {
     use ValType::*;
     let mut imports = Imports::new();
     let funcs: [(&str, *const u8, Vec<ValType>); 7] = [
@@ -294,5 +296,14 @@ fn spectest_imports() -> Imports {
     })
     .expect("spectest memory");
     imports.define("spectest", "memory", Extern::Memory(memory));
+    let shared = Memory::new(MemoryType {
+        limits: Limits {
+            min: 1,
+            max: Some(1),
+        },
+        shared: true,
+    })
+    .expect("spectest shared memory");
+    imports.define("spectest", "shared_memory", Extern::Memory(shared));
     imports
 }
