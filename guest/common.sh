@@ -47,8 +47,13 @@ inputs_hash() {
         [ "$1" = "--" ] && { shift; strings=("$@"); break; }
         paths+=("$1"); shift
     done
+    # Names relative to each input's parent directory: the key must not
+    # depend on where the repository is checked out (CI uses a fresh clone).
     {
-        find "${paths[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+        local p
+        for p in "${paths[@]}"; do
+            (cd "$(dirname "$p")" && find "$(basename "$p")" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+        done
         printf '%s\n' "${strings[@]}"
     } | sha256sum | cut -c1-16
 }
