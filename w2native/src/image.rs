@@ -241,6 +241,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 hostname w2native
+ifconfig lo up
 ";
 
 const PROFILE: &str = "\

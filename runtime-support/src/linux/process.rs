@@ -325,10 +325,10 @@ fn initial_stack(base: u32, size: u32, exec: &Exec) -> Option<u32> {
     Some(sp)
 }
 
-/// What init's `/etc/init.d/rcS` would mount, done by the Runner for
-/// `-c CMD` (on init's thread, before the shell starts): /proc, /sys,
-/// /dev (devtmpfs) and /tmp, and the host name. Failures are ignored, like
-/// `mount ... 2>/dev/null`.
+/// What init's `/etc/init.d/rcS` would do, done by the Runner for
+/// `-c CMD` (on init's thread, before the shell starts): mount /proc,
+/// /sys, /dev (devtmpfs) and /tmp, set the host name, bring the loopback
+/// interface up. Failures are ignored, like `mount ... 2>/dev/null`.
 pub(crate) fn mount_basics() {
     const NR_MOUNT: i32 = 40;
     let k = kernel();
@@ -358,7 +358,38 @@ pub(crate) fn mount_basics() {
     const HOSTNAME: &[u8] = b"w2native";
     k.write(scratch as u32, HOSTNAME);
     sys(NR_SETHOSTNAME, &[scratch, HOSTNAME.len() as i32]);
+    loopback_up(scratch as u32);
     sys(NR_MUNMAP, &[scratch, 4096]);
+}
+
+/// `ifconfig lo up` (SIOCGIFFLAGS, set IFF_UP, SIOCSIFFLAGS), with 32 bytes
+/// of guest scratch memory at `scratch` for the `struct ifreq`. Linux
+/// leaves `lo` down until user space raises it, and without it every
+/// 127.0.0.1 connection fails with ENETUNREACH. Returns the last ioctl's
+/// result.
+pub(crate) fn loopback_up(scratch: u32) -> i32 {
+    const NR_IOCTL: i32 = 29;
+    const NR_CLOSE: i32 = 57;
+    const NR_SOCKET: i32 = 198;
+    const SIOCGIFFLAGS: i32 = 0x8913;
+    const SIOCSIFFLAGS: i32 = 0x8914;
+    const IFF_UP: u8 = 1;
+    let k = kernel();
+    let fd = sys(NR_SOCKET, &[2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0]);
+    if is_err(fd) {
+        return fd;
+    }
+    let mut ifr = [0u8; 32];
+    ifr[..2].copy_from_slice(b"lo");
+    k.write(scratch, &ifr);
+    let mut r = sys(NR_IOCTL, &[fd, SIOCGIFFLAGS, scratch as i32]);
+    if !is_err(r) {
+        let flags = k.read(scratch + 16, 1).first().copied().unwrap_or(0);
+        k.write(scratch + 16, &[flags | IFF_UP]);
+        r = sys(NR_IOCTL, &[fd, SIOCSIFFLAGS, scratch as i32]);
+    }
+    sys(NR_CLOSE, &[fd]);
+    r
 }
 
 /// Whether this thread's task is init (pid 1).

@@ -11,7 +11,6 @@
 use super::hostops::write_all;
 use super::kernel::{kernel, Kernel};
 
-const NR_IOCTL: i32 = 29;
 const NR_MKDIRAT: i32 = 34;
 const NR_MOUNT: i32 = 40;
 const NR_OPENAT: i32 = 56;
@@ -156,19 +155,9 @@ impl Checks {
     }
 
     fn ping(&mut self) {
-        // ifconfig lo up: SIOCGIFFLAGS, set IFF_UP, SIOCSIFFLAGS.
-        let fd = self.sys(NR_SOCKET, &[2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0]);
-        let mut ifr = [0u8; 32];
-        ifr[..2].copy_from_slice(b"lo");
-        let gifr = self.put(&ifr);
-        self.sys(NR_IOCTL, &[fd, 0x8913, gifr]);
-        let mut flags = self.get(gifr + 16, 2);
-        flags.resize(2, 0);
-        flags[0] |= 1;
-        self.k.write(gifr as u32 + 16, &flags);
-        let r = self.sys(NR_IOCTL, &[fd, 0x8914, gifr]);
+        let scratch = self.buf(32);
+        let r = super::process::loopback_up(scratch as u32);
         self.check("lo-up", r == 0, format!("ret {r}"));
-        self.sys(NR_CLOSE, &[fd]);
 
         // Allow ping sockets for group 0.
         let p = self.str("/proc/sys/net/ipv4/ping_group_range");
