@@ -4,7 +4,8 @@
 # position-independent module busybox.wasm (docs/guest-abi.md).
 #
 # Upstream sources are Debian source packages fetched at build time; only our
-# own files are applied to them.  The result is cached under
+# own files are applied to them (the port, and small patches in
+# guest/musl/patches/ and guest/busybox/patches/).  The result is cached under
 #   $W2NATIVE_CACHE/guest/userland-<hash of every input>/
 # (busybox.wasm, applets.txt, busybox.config, logs/, and sysroot/: our libc
 # for building other programs) and the last line printed on stdout is the
@@ -139,6 +140,16 @@ with_progress "sysroot: linux uapi headers" "$WORK/logs/uapi.log" install_uapi_h
 BB_CFLAGS="-D__linux__ -D__linux $WASM_CFLAGS --sysroot=$SYSROOT -nostdinc \
 -isystem $SYSROOT/include -isystem $($CLANG -print-resource-dir)/include \
 -Wno-unused-command-line-argument"
+
+# Small patches to BusyBox, each explained in its own header.
+apply_busybox_patches() {
+    local p
+    for p in "$GUEST_DIR"/busybox/patches/*.patch; do
+        echo "applying $(basename "$p")"
+        patch -d "$BB_SRC" -p1 --no-backup-if-mismatch < "$p" || return 1
+    done
+}
+with_progress "busybox: apply patches" "$WORK/logs/busybox-patches.log" apply_busybox_patches
 
 with_progress "busybox: configure" "$WORK/logs/busybox-config.log" \
     bash -c "cd '$BB_SRC' && '$GUEST_DIR/busybox/apply-config.sh' '$GUEST_DIR/busybox/busybox.config'"

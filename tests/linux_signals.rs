@@ -1,6 +1,7 @@
 //! Signals into running user code (issue 13): busy programs that make no
 //! system calls are stopped by Ctrl-C, `kill -STOP`/`-CONT`/`-9` and
-//! `timeout`, and busy background programs do not starve the foreground.
+//! `timeout` (whose watcher must run beside the program it watches), and
+//! busy background programs do not starve the foreground.
 //!
 //! Every case runs twice, on two Linux images (kernel.wasm + busybox.wasm)
 //! with an interactive shell on a pseudo-terminal: `checks::` with the user
@@ -44,7 +45,7 @@ type Case = fn() -> Result<(), Failed>;
 
 fn main() {
     let args = Arguments::from_args();
-    let cases: [(&str, Case); 7] = [
+    let cases: [(&str, Case); 9] = [
         ("ctrl_c_shell_loop", ctrl_c_shell_loop),
         ("ctrl_c_awk_loop", ctrl_c_awk_loop),
         ("ctrl_c_yes", ctrl_c_yes),
@@ -53,6 +54,11 @@ fn main() {
             stop_cont_kill_busy_background,
         ),
         ("timeout_busy", timeout_busy),
+        ("timeout_statuses", timeout_statuses),
+        (
+            "timeout_watcher_follows_program",
+            timeout_watcher_follows_program,
+        ),
         (
             "busy_background_no_starvation",
             busy_background_no_starvation,
@@ -77,27 +83,10 @@ fn main() {
                 MODE.with(|m| m.set((target, checks)));
                 f()
             };
-            trials.push(match known_issue(mode, name) {
-                Some(reason) => {
-                    Trial::test(format!("{prefix}{mode}::{name} (ignored: {reason})"), test)
-                        .with_ignored_flag(true)
-                }
-                None => Trial::test(format!("{prefix}{mode}::{name}"), test),
-            });
+            trials.push(Trial::test(format!("{prefix}{mode}::{name}"), test));
         }
     }
     libtest_mimic::run(&args, trials).exit();
-}
-
-/// Cases that fail because of a known bug (see docs/known-issues.md):
-/// ignored with the reason in their name.
-fn known_issue(mode: &str, name: &str) -> Option<&'static str> {
-    match (mode, name) {
-        (_, "timeout_busy") => Some(
-            "known issue: BusyBox timeout's fork grandchild never execs, and a guest fork child runs only until exec/exit, so timeout waits for it and never starts the program (the case passes, for that wrong reason)",
-        ),
-        _ => None,
-    }
 }
 
 thread_local! {
@@ -276,6 +265,97 @@ fn timeout_busy() -> Result<(), Failed> {
         scaled(Duration::from_secs(1) + SIGNAL_BOUND),
     )?;
     Ok(())
+}
+
+/// `timeout`'s other outcomes, one after the other in one shell: a program
+/// that ends first keeps its status and does not wait for the duration
+/// (before our BusyBox patch the watcher was a fork child that never
+/// execed, which held `timeout` back for the whole duration and then
+/// killed it: 143 after 5 s); `-s` picks the signal; `-k` sends SIGKILL
+/// when the first signal (here SIGCONT, harmless) did not end the program.
+/// Last, no watcher is left once the programs are gone (each one notices
+/// within a second that its program is gone).
+fn timeout_statuses() -> Result<(), Failed> {
+    let (mut pty, at) = shell()?;
+    let at = run(
+        &mut pty,
+        at,
+        "timeout 5 true; echo status $?",
+        "status 0\r\n",
+        scaled(SIGNAL_BOUND),
+    )?;
+    let at = run(
+        &mut pty,
+        at,
+        "timeout 5 sh -c 'exit 3'; echo status $?",
+        "status 3\r\n",
+        scaled(SIGNAL_BOUND),
+    )?;
+    let at = run(
+        &mut pty,
+        at,
+        "timeout 1 sleep 10; echo status $?",
+        "status 143\r\n",
+        scaled(Duration::from_secs(1) + SIGNAL_BOUND),
+    )?;
+    let at = run(
+        &mut pty,
+        at,
+        &format!("timeout -s KILL 1 {BUSY}; echo status $?"),
+        "status 137\r\n",
+        scaled(Duration::from_secs(1) + SIGNAL_BOUND),
+    )?;
+    let at = run(
+        &mut pty,
+        at,
+        &format!("timeout -k 1 -s CONT 1 {BUSY}; echo status $?"),
+        "status 137\r\n",
+        scaled(Duration::from_secs(2) + SIGNAL_BOUND),
+    )?;
+    no_watcher_left(&mut pty, at)?;
+    Ok(())
+}
+
+/// The watcher is a process of its own (`timeout -s TERM -p PID ...` in
+/// `ps`) while the program runs, and exits by itself when the program is
+/// killed by someone else, long before the duration.
+fn timeout_watcher_follows_program() -> Result<(), Failed> {
+    let (mut pty, at) = shell()?;
+    let at = run(
+        &mut pty,
+        at,
+        &format!("timeout 60 {BUSY} & p=$!"),
+        PROMPT,
+        scaled(SLOW),
+    )?;
+    std::thread::sleep(scaled(Duration::from_millis(300)));
+    let at = run(
+        &mut pty,
+        at,
+        "echo n=$(ps | grep -c '[t]imeout -s TERM -p '$p' 60 awk')",
+        "n=1\r\n",
+        scaled(SIGNAL_BOUND),
+    )?;
+    let at = run(
+        &mut pty,
+        at,
+        "kill -9 $p; wait $p; echo killed $?",
+        "killed 137\r\n",
+        scaled(SIGNAL_BOUND),
+    )?;
+    no_watcher_left(&mut pty, at)?;
+    Ok(())
+}
+
+/// Waits (within the bound) until `ps` shows no `timeout` watcher.
+fn no_watcher_left(pty: &mut Pty, at: usize) -> Result<usize, Failed> {
+    run(
+        pty,
+        at,
+        "while ps | grep -q '[t]imeout -s'; do usleep 100000; done; echo none",
+        "none\r\n",
+        scaled(SIGNAL_BOUND),
+    )
 }
 
 /// Two busy background loops, then foreground commands that need the
