@@ -520,6 +520,41 @@ unsafe fn pc_of(uctx: *mut libc::c_void) -> usize {
     }
 }
 
+/// # Safety
+/// As [`pc_of`].
+unsafe fn sp_of(uctx: *mut libc::c_void) -> usize {
+    let uc = uctx as *const libc::ucontext_t;
+    // SAFETY: the caller passes the kernel's ucontext.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        {
+            (*uc).uc_mcontext.gregs[libc::REG_RSP as usize] as usize
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            (*uc).uc_mcontext.sp as usize
+        }
+        #[cfg(target_arch = "riscv64")]
+        {
+            (*uc).uc_mcontext.__gregs[2] as usize
+        }
+    }
+}
+
+/// Compiled functions whose calls all go to compiled code and whose frame
+/// is smaller than a guard page have no stack-limit check (the compiler's
+/// `stack_check`): they find the end of the stack by faulting on the guard
+/// page below it, with a push, a call or a store into their own new frame.
+/// Such an access lies just below or a frame above the faulting `sp`;
+/// compiled code touches no other address near its stack pointer that
+/// could fault, and host code never runs there (every function that calls
+/// the host checks the limit first, which keeps the margin for it).
+fn is_stack_exhaustion(addr: usize, sp: usize) -> bool {
+    const BELOW: usize = 64;
+    const ABOVE: usize = 16 << 10;
+    addr.wrapping_add(BELOW) >= sp && addr < sp.wrapping_add(ABOVE)
+}
+
 unsafe extern "C" fn trap_handler(
     sig: libc::c_int,
     info: *mut libc::siginfo_t,
@@ -528,11 +563,14 @@ unsafe extern "C" fn trap_handler(
     let buf = CURRENT.with(|c| c.get());
     if !buf.is_null() {
         // SAFETY: the kernel passes valid info and context pointers.
-        let (pc, addr) = unsafe { (pc_of(uctx), (*info).si_addr() as usize) };
+        let (pc, sp, addr) = unsafe { (pc_of(uctx), sp_of(uctx), (*info).si_addr() as usize) };
         if let Some((module, func, offset)) = lookup_code(pc) {
             let trap = module.trap_at(func, offset).or_else(|| match sig {
                 libc::SIGSEGV | libc::SIGBUS if in_memory_reservation(addr) => {
                     Some(Trap::MemoryOutOfBounds)
+                }
+                libc::SIGSEGV | libc::SIGBUS if is_stack_exhaustion(addr, sp) => {
+                    Some(Trap::StackOverflow)
                 }
                 libc::SIGFPE => Some(Trap::IntegerDivisionByZero),
                 _ => None,

@@ -150,14 +150,29 @@ const SMALL_LEAF_VALUES: usize = 256;
 /// stack for any thread stack of 64 KiB or more.
 const CHEAP_CHECK_FRAME_BYTES: u64 = 16 << 10;
 
+/// Largest frame bound of a function that finds the end of the stack by
+/// faulting on the guard page instead of checking the limit: smaller than
+/// the smallest guard page (4 KiB, glibc's default for threads) by what the
+/// prologue pushes besides the frame (return address, frame pointer,
+/// callee-saved registers), so its first access below the caller's frame
+/// cannot jump over the guard.
+const GUARD_PAGE_FRAME_BYTES: u64 = 3 << 10;
+
 /// Picks the stack-overflow check of a translated function. The translator
 /// set `Function::stack_limit` (Cranelift's check in the prologue, before
 /// the frame is allocated: load the limit, add the frame size, compare,
-/// branch). A small leaf needs none; a function whose frame is far smaller
-/// than the margin gets a cheaper one instead (`cheap_stack_check`); the
-/// others keep Cranelift's.
+/// branch). A small leaf needs none; nor does a function with a small
+/// frame whose calls all go to compiled code (`calls_only_compiled_code`):
+/// if it exhausts the stack, it faults on the guard page and the runtime's
+/// handler reports the overflow (`traphandlers::is_stack_exhaustion`); a
+/// function that calls the host keeps a check, so host code always has the
+/// margin below the limit. A function whose frame is far smaller than that
+/// margin gets a cheaper check (`cheap_stack_check`); the others keep
+/// Cranelift's.
 fn stack_check(func: &mut ir::Function, env: &TranslateEnv<'_>) {
-    if is_small_leaf(func) {
+    if is_small_leaf(func)
+        || (frame_bound(func) <= GUARD_PAGE_FRAME_BYTES && calls_only_compiled_code(func))
+    {
         func.stack_limit = None;
     } else if frame_bound(func) <= CHEAP_CHECK_FRAME_BYTES {
         func.stack_limit = None;
@@ -221,6 +236,29 @@ fn is_small_leaf(func: &ir::Function) -> bool {
                 .block_insts(block)
                 .all(|inst| !func.dfg.insts[inst].opcode().is_call())
         })
+}
+
+/// Every call of the function is a direct call of a defined function of
+/// the module (compiled code, `defined_func_name`): no import, no
+/// `call_indirect` (a table may hold host functions), no builtin, no
+/// exception try-call.
+fn calls_only_compiled_code(func: &ir::Function) -> bool {
+    use cranelift_codegen::ir::{ExternalName, InstructionData as I};
+    func.layout.blocks().all(|block| {
+        func.layout.block_insts(block).all(|inst| {
+            let data = &func.dfg.insts[inst];
+            if !data.opcode().is_call() {
+                return true;
+            }
+            let I::Call { func_ref, .. } = *data else {
+                return false;
+            };
+            match &func.dfg.ext_funcs[func_ref].name {
+                ExternalName::User(name) => func.params.user_named_funcs()[*name].namespace == 0,
+                _ => false,
+            }
+        })
+    })
 }
 
 /// Rewrites each `uextend.i64 (load.i32 p)` (a wasm address read from
@@ -334,4 +372,65 @@ pub fn functions_as_clif(
 /// The external name of a direct call to defined function `def_index`.
 pub fn defined_func_name(def_index: u32) -> UserExternalName {
     UserExternalName::new(0, def_index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Target;
+
+    /// Per function of `wat`: whether it still checks the stack limit
+    /// (Cranelift's prologue check or the cheap one) after `stack_check`.
+    fn checked(wat: &str) -> Vec<bool> {
+        let wasm = wat::parse_str(wat).expect("test module parses");
+        let info = ModuleInfo::parse(&wasm, "test").expect("valid module");
+        let isa = Target::X86_64.isa().expect("target ISA");
+        let opts = CompileOptions::new(Target::X86_64, "app", "test");
+        let env = translate_env(&info.desc, &*isa, &opts);
+        let mut ctx = FunctionBuilderContext::new();
+        let mut out = Vec::new();
+        for (i, input) in info.functions.into_iter().enumerate() {
+            let mut func = translate_function(&env, i as u32, input, &mut ctx).unwrap();
+            stack_check(&mut func, &env);
+            let cheap = func.layout.blocks().any(|b| {
+                func.layout
+                    .block_insts(b)
+                    .any(|inst| func.dfg.insts[inst].opcode() == ir::Opcode::GetStackPointer)
+            });
+            out.push(func.stack_limit.is_some() || cheap);
+        }
+        out
+    }
+
+    #[test]
+    fn only_functions_calling_compiled_code_rely_on_the_guard_page() {
+        let flags = checked(
+            r#"(module
+              (import "env" "host" (func $host))
+              (table 1 funcref)
+              (type $t (func))
+              (func $self (param i32) (result i32)
+                (call $self (local.get 0)))
+              (func $imports (call $host) (call $imports))
+              (func $indirect (call_indirect (type $t) (i32.const 0)) (call $indirect))
+              (func $grows (drop (memory.grow (i32.const 1))) (call $grows))
+              (memory 1))"#,
+        );
+        assert_eq!(flags, [false, true, true, true]);
+    }
+
+    #[test]
+    fn big_frames_keep_their_check() {
+        // Enough live values that the frame bound passes a guard page.
+        let mut body = String::new();
+        for k in 0..300 {
+            body.push_str(&format!("(i32.add (local.get 0) (i32.const {k})) "));
+        }
+        body.push_str("(call $big (local.get 0)) ");
+        for _ in 0..300 {
+            body.push_str("(drop) ");
+        }
+        let flags = checked(&format!("(module (func $big (param i32) {body}))"));
+        assert_eq!(flags, [true]);
+    }
 }
