@@ -10,16 +10,32 @@
 //! start a line), and restored when the process ends. At end of input the
 //! guest gets one Ctrl-D, i.e. end of file for a reader in canonical mode.
 //!
+//! Host streams that are not terminals: for `-c CMD`, and for the shell
+//! that reads a script from a non-terminal stdin, the Runner gives the
+//! program the kernel's /dev/hoststdin, /dev/hoststdout, /dev/hoststderr
+//! (plain character devices) for each host stream that is a pipe or a
+//! file ([`attach_host_stdio`]), so the program sees what it would
+//! natively: no echo, no "\r\n", `isatty` false, end of input as end of
+//! file, stderr apart from stdout. The queued input then goes to
+//! `stdin_read` instead of the tty.
+//!
 //! `--no-console` starts no reader and leaves the terminal alone; without
 //! `-c`, init is then [`headless_init`] instead of a shell on the console.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use super::kernel::kernel;
 
 static INPUT: Mutex<VecDeque<u8>> = Mutex::new(VecDeque::new());
 static SAVED: Mutex<Option<libc::termios>> = Mutex::new(None);
+/// The host's stdin reached its end (the queue may still hold bytes).
+static EOF: AtomicBool = AtomicBool::new(false);
+/// The tty got its Ctrl-D for that end.
+static EOF_SENT: AtomicBool = AtomicBool::new(false);
+/// Input goes to /dev/hoststdin (`stdin_read`), not to the console tty.
+static PIPE_STDIN: AtomicBool = AtomicBool::new(false);
 
 /// Interrupt the kernel's console driver listens on.
 const CONSOLE_IRQ: i32 = 2;
@@ -45,9 +61,59 @@ pub fn start() {
         .any(|i| i.module == "host" && i.field == "console_read");
     if has_input {
         STARTED.call_once(|| {
+            let has_stdio = kernel()
+                .instance()
+                .module()
+                .imports()
+                .iter()
+                .any(|i| i.module == "host" && i.field == "stdin_read");
+            PIPE_STDIN.store(
+                has_stdio && host_stdio_wanted() && !stdin_is_tty(),
+                Ordering::SeqCst,
+            );
             super::winsize::start();
             start_reader()
         });
+    }
+}
+
+/// Whether the first program is the Runner's shell (`-c CMD`, or a script
+/// on a non-terminal stdin), which gets the host-stream devices for host
+/// streams that are not terminals. `--init` programs and init on a
+/// terminal keep the console.
+pub fn host_stdio_wanted() -> bool {
+    let options = &super::runner().options;
+    options.init.is_none() && (options.command.is_some() || !stdin_is_tty())
+}
+
+fn is_tty(fd: i32) -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// The guest paths to open over descriptors 0, 1 and 2 of the first
+/// program (None: keep the console there). Console output goes to the
+/// host's stdout, so when stdout is redirected, stderr must not stay on
+/// the console either, or it would land in stdout's file.
+pub fn host_stdio_plan() -> [Option<&'static str>; 3] {
+    if !host_stdio_wanted() {
+        return [None; 3];
+    }
+    let out_redirected = !is_tty(1);
+    [
+        PIPE_STDIN
+            .load(Ordering::SeqCst)
+            .then_some("/dev/hoststdin"),
+        out_redirected.then_some("/dev/hoststdout"),
+        (out_redirected || !is_tty(2)).then_some("/dev/hoststderr"),
+    ]
+}
+
+/// /dev/hoststdin could not be opened: the queued input goes back to the
+/// console tty.
+pub fn stdin_to_console() {
+    if PIPE_STDIN.swap(false, Ordering::SeqCst) {
+        kernel().irq(CONSOLE_IRQ);
     }
 }
 
@@ -78,13 +144,12 @@ fn start_reader() {
             if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            let mut input = INPUT.lock().unwrap_or_else(|e| e.into_inner());
             if n <= 0 {
-                input.push_back(4); // Ctrl-D: end of file
-                drop(input);
+                EOF.store(true, Ordering::SeqCst);
                 kernel().irq(CONSOLE_IRQ);
                 return;
             }
+            let mut input = INPUT.lock().unwrap_or_else(|e| e.into_inner());
             input.extend(&buf[..n as usize]);
             drop(input);
             kernel().irq(CONSOLE_IRQ);
@@ -96,19 +161,59 @@ fn start_reader() {
 }
 
 /// `console_read`: moves up to `size` queued bytes to kernel memory at
-/// `buf`; returns how many (0: none).
+/// `buf`; returns how many (0: none). After the last byte of the host's
+/// input comes one Ctrl-D. Nothing while the input goes to /dev/hoststdin.
 pub fn read(buf: u32, size: usize) -> i32 {
-    let mut input = INPUT.lock().unwrap_or_else(|e| e.into_inner());
-    let n = input.len().min(size);
-    if n == 0 {
+    if PIPE_STDIN.load(Ordering::SeqCst) || size == 0 {
         return 0;
     }
-    let bytes: Vec<u8> = input.drain(..n).collect();
+    let bytes = take(size);
+    if bytes.is_empty() {
+        if EOF.load(Ordering::SeqCst) && !EOF_SENT.swap(true, Ordering::SeqCst) {
+            return if kernel().write(buf, &[4]) { 1 } else { 0 };
+        }
+        return 0;
+    }
     if kernel().write(buf, &bytes) {
-        n as i32
+        bytes.len() as i32
     } else {
         0
     }
+}
+
+fn take(size: usize) -> Vec<u8> {
+    let mut input = INPUT.lock().unwrap_or_else(|e| e.into_inner());
+    let n = input.len().min(size);
+    input.drain(..n).collect()
+}
+
+/// `stdin_read` (/dev/hoststdin): moves up to `size` queued bytes to
+/// kernel memory at `buf`; returns how many, 0 if none yet, -1 at the end
+/// of input. `size` 0 only looks: the number of bytes waiting, or -1.
+pub fn stdin_read(buf: u32, size: usize) -> i32 {
+    if size == 0 {
+        let waiting = INPUT.lock().unwrap_or_else(|e| e.into_inner()).len();
+        return match waiting {
+            0 if EOF.load(Ordering::SeqCst) => -1,
+            n => n.min(i32::MAX as usize) as i32,
+        };
+    }
+    let bytes = take(size);
+    if bytes.is_empty() {
+        return if EOF.load(Ordering::SeqCst) { -1 } else { 0 };
+    }
+    if kernel().write(buf, &bytes) {
+        bytes.len() as i32
+    } else {
+        0
+    }
+}
+
+/// Whether the host terminal runs without output processing (stdin is a
+/// terminal the Runner put in raw mode): a bare "\n" written to it needs
+/// its "\r".
+pub fn terminal_is_raw() -> bool {
+    SAVED.lock().unwrap_or_else(|e| e.into_inner()).is_some()
 }
 
 /// Gives the terminal back as it was (called on every way out).

@@ -74,6 +74,9 @@ fn entries() -> Vec<Entry> {
             "",
             Some(I32),
         ),
+        ("stdin_read", stdin_read as *const u8, "ii", Some(I32)),
+        ("stdio_write", stdio_write as *const u8, "iii", None),
+        ("random", random as *const u8, "ii", Some(I32)),
         ("user_start", user_start as *const u8, "iii", Some(I32)),
         ("user_clone", user_clone as *const u8, "iiii", Some(I32)),
         (
@@ -464,6 +467,41 @@ unsafe extern "C" fn console_write(_vmctx: *mut VMContext, buf: i32, len: i32) {
 
 unsafe extern "C" fn console_winsize(_vmctx: *mut VMContext) -> i32 {
     super::winsize::get()
+}
+
+unsafe extern "C" fn stdin_read(_vmctx: *mut VMContext, buf: i32, size: i32) -> i32 {
+    super::console::stdin_read(buf as u32, size.max(0) as usize)
+}
+
+/// /dev/hoststdout and /dev/hoststderr: straight to the host descriptor,
+/// under the console's lock so that streams sharing a file keep their
+/// order. A terminal in raw mode (stdin is that terminal) gets "\r\n".
+unsafe extern "C" fn stdio_write(_vmctx: *mut VMContext, fd: i32, buf: i32, len: i32) {
+    if fd != 1 && fd != 2 {
+        return;
+    }
+    let mut bytes = kernel().read(buf as u32, len.max(0) as usize);
+    // SAFETY: isatty only inspects the descriptor.
+    if super::console::terminal_is_raw() && unsafe { libc::isatty(fd) } == 1 {
+        bytes = bytes
+            .iter()
+            .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
+            .collect();
+    }
+    let _guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
+    write_all(fd, &bytes);
+}
+
+/// The kernel's RNG seed and its `arch_get_random_longs` (the part of a
+/// CPU's RDRAND/RDSEED): the host's getrandom.
+unsafe extern "C" fn random(_vmctx: *mut VMContext, buf: i32, len: i32) -> i32 {
+    let mut bytes = vec![0u8; len.clamp(0, 4096) as usize];
+    // SAFETY: getrandom fills the buffer we own, at most its length.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr() as *mut libc::c_void, bytes.len(), 0) };
+    if n <= 0 || !kernel().write(buf as u32, &bytes[..n as usize]) {
+        return 0;
+    }
+    n as i32
 }
 
 // ---------------------------------------------------------------------------

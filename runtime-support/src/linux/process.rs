@@ -362,6 +362,50 @@ pub(crate) fn mount_basics() {
     sys(NR_MUNMAP, &[scratch, 4096]);
 }
 
+/// Puts the kernel's host-stream devices over descriptors 0, 1 and 2 of
+/// init (before it execs the Runner's shell) where the host stream is a
+/// pipe or a file ([`super::console::host_stdio_plan`]); needs /dev, so
+/// after [`mount_basics`]. A device that cannot be opened leaves the
+/// console there.
+pub(crate) fn attach_host_stdio() {
+    const NR_DUP3: i32 = 24;
+    const NR_OPENAT: i32 = 56;
+    const NR_CLOSE: i32 = 57;
+    const AT_FDCWD: i32 = -100;
+    let plan = super::console::host_stdio_plan();
+    if plan.iter().all(Option::is_none) {
+        return;
+    }
+    let k = kernel();
+    let scratch = sys(NR_MMAP2, &[0, 4096, 3, 0x22, -1, 0]);
+    if is_err(scratch) {
+        super::console::stdin_to_console();
+        return;
+    }
+    for (target, path) in plan.iter().enumerate() {
+        let Some(path) = path else { continue };
+        k.write(scratch as u32, path.as_bytes());
+        k.write(scratch as u32 + path.len() as u32, &[0]);
+        let flags = if target == 0 {
+            0 /* O_RDONLY */
+        } else {
+            1 /* O_WRONLY */
+        };
+        let fd = sys(NR_OPENAT, &[AT_FDCWD, scratch, flags, 0]);
+        if is_err(fd) {
+            if target == 0 {
+                super::console::stdin_to_console();
+            }
+            continue;
+        }
+        if fd != target as i32 {
+            sys(NR_DUP3, &[fd, target as i32, 0]);
+            sys(NR_CLOSE, &[fd]);
+        }
+    }
+    sys(NR_MUNMAP, &[scratch, 4096]);
+}
+
 /// `ifconfig lo up` (SIOCGIFFLAGS, set IFF_UP, SIOCSIFFLAGS), with 32 bytes
 /// of guest scratch memory at `scratch` for the `struct ifreq`. Linux
 /// leaves `lo` down until user space raises it, and without it every
@@ -403,6 +447,7 @@ pub fn first_exec(path: &str) -> Exec {
     let argv = match &super::runner().options.command {
         Some(cmd) => {
             mount_basics();
+            attach_host_stdio();
             vec![b"sh".to_vec(), b"-c".to_vec(), cmd.as_bytes().to_vec()]
         }
         // The kernel was given `rdinit=` with the first word, so `path` is
@@ -425,6 +470,7 @@ pub fn first_exec(path: &str) -> Exec {
         // script from the console and its status is the exit status.
         None if !super::console::stdin_is_tty() => {
             mount_basics();
+            attach_host_stdio();
             vec![b"sh".to_vec()]
         }
         None => vec![path.as_bytes().to_vec()],

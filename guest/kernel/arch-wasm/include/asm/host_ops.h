@@ -57,6 +57,18 @@ __host(console_write) void host_console_write(const char *buf, int len);
 /* host terminal size: rows << 16 | cols, 0 if unknown */
 __host(console_winsize) int host_console_winsize(void);
 
+/*
+ * the executable's own streams, when they are pipes or files
+ * (/dev/hoststdin, hoststdout, hoststderr): stdin_read is non-blocking,
+ * returns bytes copied, 0 = none yet, -1 = end of input (size 0: only
+ * looks); stdio_write writes to host descriptor fd (1 or 2)
+ */
+__host(stdin_read) int host_stdin_read(char *buf, int size);
+__host(stdio_write) void host_stdio_write(int fd, const char *buf, int len);
+
+/* random bytes from the host: returns how many were written to buf */
+__host(random) int host_random(void *buf, int len);
+
 /* user tasks (the Runner runs user code) */
 __host(user_start) int host_user_start(int task, const char *path, int path_len);
 __host(user_clone) int host_user_clone(int task, unsigned long flags,
