@@ -485,7 +485,13 @@ unsafe extern "C" fn stdio_write(_vmctx: *mut VMContext, fd: i32, buf: i32, len:
     if super::console::terminal_is_raw() && unsafe { libc::isatty(fd) } == 1 {
         bytes = bytes
             .iter()
-            .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
+            .flat_map(|&b| {
+                if b == b'\n' {
+                    vec![b'\r', b'\n']
+                } else {
+                    vec![b]
+                }
+            })
             .collect();
     }
     let _guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
