@@ -328,12 +328,12 @@ fn timeout_watcher_follows_program() -> Result<(), Failed> {
         PROMPT,
         scaled(SLOW),
     )?;
-    std::thread::sleep(scaled(Duration::from_millis(300)));
+    // The watcher's command line: every option before DURATION.
     let at = run(
         &mut pty,
         at,
-        "echo n=$(ps | grep -c '[t]imeout -s TERM -p '$p' 60 awk')",
-        "n=1\r\n",
+        "until ps | grep -q '[t]imeout -s TERM -p '$p' 60 awk'; do :; done; echo up",
+        "up\r\n",
         scaled(SIGNAL_BOUND),
     )?;
     let at = run(
