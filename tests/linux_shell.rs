@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use w2native::image::{applets, build_linux_image, ImageInput};
 use w2native::{CompileOptions, Target};
-use w2native_tests::cprog::run_with_timeout;
+use w2native_tests::cprog::{run_merged_with_timeout, run_with_timeout};
 use w2native_tests::cross;
 use w2native_tests::linux::{build_runtime, guest_artifact, wildcard_match, Pty};
 
@@ -59,6 +59,17 @@ fn main() {
         for (name, f) in tty {
             let issue = known_tty_issue(name).or_else(|| cross_issue(target, name));
             trials.push(trial(format!("{prefix}tty::{name}"), issue, move || {
+                f(target)
+            }));
+        }
+        let stdio: [(&str, TtyCase); 3] = [
+            ("streams_apart", stdio_streams_apart),
+            ("script_on_stdin", stdio_script_on_stdin),
+            ("binary_roundtrip", stdio_binary_roundtrip),
+        ];
+        for (name, f) in stdio {
+            let issue = cross_issue(target, name);
+            trials.push(trial(format!("{prefix}stdio::{name}"), issue, move || {
                 f(target)
             }));
         }
@@ -171,16 +182,16 @@ fn golden(target: Target, case: &Path) -> Result<(), Failed> {
         .unwrap_or(0);
     let mut cmd = cross::command(target, image);
     cmd.arg("-c").arg(script.trim_end());
-    let out = run_with_timeout(cmd, CASE_TIMEOUT)?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let got: Vec<&str> = stdout.lines().collect();
+    let (got_status, out) = run_merged_with_timeout(cmd, CASE_TIMEOUT)?;
+    let output = String::from_utf8_lossy(&out);
+    // Exact lines: "\r\n" would be a console tty where a pipe belongs.
+    let got: Vec<&str> = output.split_terminator('\n').collect();
     let want: Vec<&str> = expected.lines().collect();
     let same = got.len() == want.len() && want.iter().zip(&got).all(|(w, g)| wildcard_match(w, g));
-    if !same || out.status.code() != Some(status) {
+    if !same || got_status.code() != Some(status) {
         return Err(format!(
-            "expected status {status} and stdout:\n{expected}\ngot status {:?} and stdout:\n{stdout}\nstderr:\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
+            "expected status {status} and output:\n{expected}\ngot status {:?} and output:\n{output}",
+            got_status.code(),
         )
         .into());
     }
@@ -323,4 +334,106 @@ fn init_missing_program(target: Target) -> Result<(), Failed> {
         .into());
     }
     Ok(())
+}
+
+/// Runs the image with `args`, `input` on its stdin (a pipe) and its
+/// stdout and stderr captured apart, bounded by CASE_TIMEOUT.
+fn run_piped(
+    target: Target,
+    args: &[&str],
+    input: Vec<u8>,
+) -> Result<std::process::Output, Failed> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let image = image(target)?;
+    let mut cmd = cross::command(target, image);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = w2native_tests::cprog::spawn_retrying_busy(&mut cmd)?;
+    let mut stdin = child.stdin.take().ok_or("no stdin pipe")?;
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let pid = child.id() as i32;
+    let watchdog = std::thread::spawn(move || {
+        std::thread::sleep(CASE_TIMEOUT);
+        // SAFETY: signalling our own child (if it still runs, it hangs).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let out = child.wait_with_output()?;
+    let _ = feeder.join();
+    drop(watchdog);
+    Ok(out)
+}
+
+fn expect_output(
+    what: &str,
+    out: &std::process::Output,
+    stdout: &[u8],
+    stderr: &[u8],
+    status: i32,
+) -> Result<(), Failed> {
+    if out.stdout != stdout || out.stderr != stderr || out.status.code() != Some(status) {
+        return Err(format!(
+            "{what}: expected status {status}, stdout {:?}, stderr {:?}; got status {:?}, stdout {:?}, stderr {:?}",
+            String::from_utf8_lossy(stdout),
+            String::from_utf8_lossy(stderr),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Host streams that are pipes reach the program as pipes would natively:
+/// no tty (no echo, "\n" stays "\n"), stdin's end is end of file, stderr
+/// stays apart from stdout.
+fn stdio_streams_apart(target: Target) -> Result<(), Failed> {
+    let script = "read a; echo \"got $a\"; cat; echo out; echo err >&2; \
+                  [ -t 0 ] || echo in-not-tty; [ -t 1 ] || echo out-not-tty; \
+                  [ -t 2 ] || echo err-not-tty >&2; exit 5";
+    let out = run_piped(target, &["-c", script], b"first\nsecond\n".to_vec())?;
+    expect_output(
+        "-c with piped streams",
+        &out,
+        b"got first\nsecond\nout\nin-not-tty\nout-not-tty\n",
+        b"err\nerr-not-tty\n",
+        5,
+    )
+}
+
+/// `./linux < script`: the shell reads the script from stdin, prints no
+/// banner or prompt, and its exit status is the image's.
+fn stdio_script_on_stdin(target: Target) -> Result<(), Failed> {
+    let out = run_piped(
+        target,
+        &[],
+        b"echo hi\nls /no-such-file\ncd /tmp && pwd\nexit 7\n".to_vec(),
+    )?;
+    expect_output(
+        "script on stdin",
+        &out,
+        b"hi\n/tmp\n",
+        b"ls: /no-such-file: No such file or directory\n",
+        7,
+    )
+}
+
+/// Every byte value through stdin and stdout unchanged (a tty would turn
+/// "\n" into "\r\n", eat ^C/^D/^Z and echo), larger than any pipe or
+/// tty buffer; and /dev/urandom gives what is asked for.
+fn stdio_binary_roundtrip(target: Target) -> Result<(), Failed> {
+    let input: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let out = run_piped(target, &["-c", "cat"], input.clone())?;
+    expect_output("cat of 300000 bytes", &out, &input, b"", 0)?;
+    let out = run_piped(
+        target,
+        &["-c", "head -c 100000 /dev/urandom | wc -c"],
+        vec![],
+    )?;
+    expect_output("/dev/urandom", &out, b"100000\n", b"", 0)
 }

@@ -75,6 +75,42 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, S
     }
 }
 
+/// Runs `cmd` with stdin from /dev/null and its stdout and stderr on one
+/// pipe, as a terminal would show them (in the order they were written),
+/// and kills it after `timeout`. Returns its status and that output.
+pub fn run_merged_with_timeout(
+    mut cmd: Command,
+    timeout: Duration,
+) -> Result<(std::process::ExitStatus, Vec<u8>), String> {
+    let (mut reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    let writer2 = writer.try_clone().map_err(|e| e.to_string())?;
+    cmd.stdin(Stdio::null()).stdout(writer).stderr(writer2);
+    let mut child = spawn_retrying_busy(&mut cmd)?;
+    // The Command holds the pipe's write ends: drop them, or the reader
+    // never sees the end.
+    drop(cmd);
+    let collect = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut reader, &mut out);
+        out
+    });
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            // Background guest processes cannot hold the pipe: the image
+            // is one host process, and it has exited.
+            let out = collect.join().map_err(|_| "output reader panicked")?;
+            return Ok((status, out));
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {}s", timeout.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Spawns `cmd`, retrying on ETXTBSY: when another test thread forks while
 /// this one still holds the freshly linked executable open for writing, the
 /// forked child keeps that descriptor until it execs, and executing the file

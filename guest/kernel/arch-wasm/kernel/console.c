@@ -131,6 +131,8 @@ static irqreturn_t host_console_irq(int irq, void *dev)
 	}
 	if (total)
 		tty_flip_buffer_push(&host_tty_port);
+	/* the same interrupt announces input for /dev/hoststdin */
+	wasm_hoststdin_wake();
 	return IRQ_HANDLED;
 }
 

@@ -35,4 +35,5 @@ void wasm_enter_as(struct task_struct *me);
 void wasm_prepare_user(struct task_struct *me);
 void wasm_threads_init(void);
 void wasm_console_init(void);
+void wasm_hoststdin_wake(void);
 #endif
