@@ -38,9 +38,10 @@ pub fn compile_functions(
 ) -> Result<CompiledModule> {
     let ModuleInfo {
         mut desc,
-        functions,
+        mut functions,
     } = info;
-    let env = translate_env(&desc, isa, opts);
+    let mut env = translate_env(&desc, isa, opts);
+    env.context_free = find_context_free(&env, &mut functions)?;
 
     let results: Vec<Result<(CompiledFunction, Vec<TrapSite>)>> = functions
         .into_par_iter()
@@ -69,6 +70,59 @@ pub fn compile_functions(
         functions: compiled,
         elided_checks,
     })
+}
+
+/// The functions that need no vmctx (`crate::context_free`): guessed from
+/// the operators, then each candidate translated (which validates its body
+/// once, so its validator is taken) and checked, until every candidate
+/// passes with the others' calls as they will be translated.
+fn find_context_free(
+    env: &TranslateEnv<'_>,
+    functions: &mut [crate::module_info::FunctionInput<'_>],
+) -> Result<Vec<bool>> {
+    use crate::context_free::{uses_vmctx, CallGraph};
+    if env.interruptible.is_some() {
+        // Interrupt checks read the vmctx in every function that calls.
+        return Ok(Vec::new());
+    }
+    let graph = CallGraph::scan(env.desc.num_imported_funcs, functions);
+    let mut excluded = vec![false; functions.len()];
+    let mut free = graph.solve(&excluded);
+    loop {
+        let trial = TranslateEnv {
+            desc: env.desc,
+            offsets: env.offsets,
+            abi: env.abi,
+            bounds: env.bounds,
+            elision: crate::translate::Elision::new(false),
+            interruptible: None,
+            context_free: free.clone(),
+        };
+        let failed: Vec<usize> = functions
+            .par_iter_mut()
+            .enumerate()
+            .filter(|(i, _)| free[*i])
+            .map_init(FunctionBuilderContext::new, |builder_ctx, (i, input)| {
+                let input = crate::module_info::FunctionInput {
+                    body: input.body.clone(),
+                    validator: input.validator.take(),
+                };
+                let mut func = translate_function(&trial, i as u32, input, builder_ctx)?;
+                stack_check(&mut func, &trial);
+                Ok(uses_vmctx(&func).then_some(i))
+            })
+            .collect::<Result<Vec<Option<usize>>>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        if failed.is_empty() {
+            return Ok(free);
+        }
+        for i in failed {
+            excluded[i] = true;
+        }
+        free = graph.solve(&excluded);
+    }
 }
 
 fn compile_one(
@@ -343,6 +397,7 @@ fn translate_env<'a>(
             .interruptible
             .unwrap_or(false)
             .then(|| crate::translate::interrupt_call_conv(isa)),
+        context_free: Vec::new(),
     }
 }
 
@@ -417,6 +472,48 @@ mod tests {
               (memory 1))"#,
         );
         assert_eq!(flags, [false, true, true, true]);
+    }
+
+    fn context_free(wat: &str) -> Vec<bool> {
+        let wasm = wat::parse_str(wat).expect("test module parses");
+        let mut info = ModuleInfo::parse(&wasm, "test").expect("valid module");
+        let isa = Target::X86_64.isa().expect("target ISA");
+        let opts = CompileOptions::new(Target::X86_64, "app", "test");
+        let env = translate_env(&info.desc, &*isa, &opts);
+        find_context_free(&env, &mut info.functions).unwrap()
+    }
+
+    #[test]
+    fn context_free_functions() {
+        // A function with a frame too big for the guard page keeps a
+        // stack-limit check, which reads the vmctx: found only on its IR.
+        let mut big = String::new();
+        for k in 0..300 {
+            big.push_str(&format!("(i32.add (local.get 0) (i32.const {k})) "));
+        }
+        big.push_str("(call $big (local.get 0)) ");
+        for _ in 0..300 {
+            big.push_str("(drop) ");
+        }
+        let free = context_free(&format!(
+            r#"(module
+              (import "env" "host" (func $host))
+              (memory 1)
+              (global $g (mut i32) (i32.const 0))
+              (func $fib (param i32) (result i32)
+                (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+                  (then (local.get 0))
+                  (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                                 (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
+              (func $calls_fib (result i32) (call $fib (i32.const 10)))
+              (func $load (result i32) (i32.load (i32.const 0)))
+              (func $calls_load (result i32) (call $load))
+              (func $global (result i32) (global.get $g))
+              (func $import (call $host))
+              (func $big (param i32) {big})
+              (func $calls_big (call $big (i32.const 1))))"#
+        ));
+        assert_eq!(free, [true, true, false, false, false, false, false, false]);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 pub mod abi;
 pub mod codegen;
+pub mod context_free;
 pub mod emit;
 pub mod error;
 pub mod image;

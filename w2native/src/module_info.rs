@@ -36,7 +36,9 @@ pub fn supported_features() -> WasmFeatures {
 /// A defined function waiting for translation.
 pub struct FunctionInput<'a> {
     pub body: FunctionBody<'a>,
-    pub validator: FuncToValidate<ValidatorResources>,
+    /// Taken (`None`) once the body has been validated, by a first
+    /// translation (`context_free`).
+    pub validator: Option<FuncToValidate<ValidatorResources>>,
 }
 
 pub struct ModuleInfo<'a> {
@@ -61,7 +63,10 @@ impl<'a> ModuleInfo<'a> {
             let payload = payload.map_err(invalid)?;
             match validator.payload(&payload).map_err(invalid)? {
                 ValidPayload::Func(validator, body) => {
-                    functions.push(FunctionInput { body, validator });
+                    functions.push(FunctionInput {
+                        body,
+                        validator: Some(validator),
+                    });
                     continue;
                 }
                 ValidPayload::End(_) => break,

@@ -421,7 +421,14 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         } else {
             let fref = self.direct_ref(b, index);
             let mut full = Vec::with_capacity(args.len() + 1);
-            full.push(self.vmctx);
+            let defined = index - desc.num_imported_funcs;
+            full.push(if self.env.is_context_free(defined) {
+                // Any value will do; a constant keeps the caller's vmctx
+                // from living across the call just to be passed on.
+                b.ins().iconst(self.ptr(), 0)
+            } else {
+                self.vmctx
+            });
             full.extend_from_slice(args);
             b.ins().call(fref, &full)
         };

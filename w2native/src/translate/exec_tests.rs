@@ -65,6 +65,7 @@ impl Jit {
             bounds,
             elision: Default::default(),
             interruptible: None,
+            context_free: Vec::new(),
         };
 
         // Compile every function; keep code and call relocations.

@@ -41,6 +41,20 @@ pub struct TranslateEnv<'a> {
     /// (`interrupt.rs`), with the calling convention of their builtin call
     /// ([`interrupt_call_conv`]); `None`: no checks.
     pub interruptible: Option<cranelift_codegen::isa::CallConv>,
+    /// Per defined function: it needs no vmctx (`crate::context_free`), so
+    /// direct calls pass it 0 instead of keeping the caller's alive. Empty:
+    /// none is.
+    pub context_free: Vec<bool>,
+}
+
+impl TranslateEnv<'_> {
+    /// Defined function `def_index` ignores its vmctx parameter.
+    pub fn is_context_free(&self, def_index: u32) -> bool {
+        self.context_free
+            .get(def_index as usize)
+            .copied()
+            .unwrap_or(false)
+    }
 }
 
 /// Whether `boundscheck-elision` runs, and how many checks it removed (all
@@ -109,7 +123,9 @@ fn translate(
     let ty = env.desc.func_type(func_index);
     let sig = env.abi.wasm_signature(ty);
     let mut func = ir::Function::with_name_signature(UserFuncName::user(0, def_index), sig);
-    let mut validator = input.validator.into_validator(Default::default());
+    let mut validator = input
+        .validator
+        .map(|v| v.into_validator(Default::default()));
 
     env::install_stack_limit(env, &mut func);
 
@@ -134,9 +150,9 @@ fn translate(
         let offset = reader.original_position();
         let count = reader.read_var_u32().map_err(invalid)?;
         let wty: wasmparser::ValType = reader.read().map_err(invalid)?;
-        validator
-            .define_locals(offset, count, wty)
-            .map_err(invalid)?;
+        if let Some(v) = validator.as_mut() {
+            v.define_locals(offset, count, wty).map_err(invalid)?;
+        }
         let ty = env.abi.ir_type(val_type(wty, offset)?);
         let zero = match ty {
             types::F32 => b.ins().f32const(0.0),
@@ -170,7 +186,9 @@ fn translate(
     while !ops.eof() {
         let offset = ops.original_position();
         let op = ops.read().map_err(invalid)?;
-        validator.op(offset, &op).map_err(invalid)?;
+        if let Some(v) = validator.as_mut() {
+            v.op(offset, &op).map_err(invalid)?;
+        }
         t.op(&op, offset)?;
     }
     ops.finish().map_err(invalid)?;

@@ -32,6 +32,7 @@ fn translate_for(
         bounds,
         elision: Default::default(),
         interruptible: None,
+        context_free: Vec::new(),
     };
     let mut ctx = FunctionBuilderContext::new();
     let mut out = Vec::new();
@@ -470,6 +471,7 @@ fn builder_context_is_clean_after_an_error() {
         bounds: BoundsMode::Guard,
         elision: Default::default(),
         interruptible: None,
+        context_free: Vec::new(),
     };
     let mut ctx = FunctionBuilderContext::new();
     let mut inputs = info.functions.into_iter();
