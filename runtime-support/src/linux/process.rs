@@ -327,10 +327,11 @@ fn initial_stack(base: u32, size: u32, exec: &Exec) -> Option<u32> {
 
 /// What init's `/etc/init.d/rcS` would do, done by the Runner for
 /// `-c CMD` (on init's thread, before the shell starts): mount /proc,
-/// /sys, /dev (devtmpfs) and /tmp, set the host name, bring the loopback
-/// interface up. Failures are ignored, like `mount ... 2>/dev/null`.
+/// /sys, /dev (devtmpfs) and /tmp, link /dev/fd and /dev/std{in,out,err},
+/// set the host name, bring the loopback interface up. Failures are ignored, like `mount ... 2>/dev/null`.
 pub(crate) fn mount_basics() {
     const NR_MOUNT: i32 = 40;
+    const AT_FDCWD: i32 = -100;
     let k = kernel();
     let scratch = sys(NR_MMAP2, &[0, 4096, 3, 0x22, -1, 0]);
     if is_err(scratch) {
@@ -352,6 +353,26 @@ pub(crate) fn mount_basics() {
         };
         let (src, dst, ty) = (put(source), put(target), put(fstype));
         sys(NR_MOUNT, &[src, dst, ty, 0, 0]);
+    }
+    // The links udev or an init script makes on a distribution: scripts
+    // use /dev/stdin and friends, and devtmpfs has none of them.
+    const NR_SYMLINKAT: i32 = 36;
+    for (target, link) in [
+        ("/proc/self/fd", "/dev/fd"),
+        ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"),
+    ] {
+        let mut at = scratch as u32;
+        let mut put = |s: &str| {
+            let addr = at;
+            k.write(addr, s.as_bytes());
+            k.write(addr + s.len() as u32, &[0]);
+            at += s.len() as u32 + 1;
+            addr as i32
+        };
+        let (t, l) = (put(target), put(link));
+        sys(NR_SYMLINKAT, &[t, AT_FDCWD, l]);
     }
     // rcS's `hostname w2native`.
     const NR_SETHOSTNAME: i32 = 161;
