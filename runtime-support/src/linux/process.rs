@@ -597,6 +597,9 @@ unsafe extern "C" fn syscall(
     }
     loop {
         let r = kernel().syscall(nr, args);
+        if strace() {
+            trace_syscall(nr, &args, r);
+        }
         let delivered = deliver_signals(vmctx);
         return match -r {
             ERESTARTNOINTR => continue,
@@ -606,6 +609,23 @@ unsafe extern "C" fn syscall(
             _ => r,
         };
     }
+}
+
+/// `W2NATIVE_STRACE=1`: every syscall of a user program is printed on the
+/// host's stderr as `[pid] nr(args) = result` (asm-generic numbers), the
+/// guest having no strace of its own.
+fn strace() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("W2NATIVE_STRACE").is_some_and(|v| v != "0"))
+}
+
+fn trace_syscall(nr: i32, args: &[i32; 6], r: i32) {
+    let pid = CURRENT.with(|c| c.borrow().as_ref().map_or(0, |c| c.pid));
+    let line = format!(
+        "[{pid}] {nr}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = {r}\n",
+        args[0], args[1], args[2], args[3], args[4], args[5]
+    );
+    super::hostops::write_all(2, line.as_bytes());
 }
 
 /// `execve`: copy path, argv and envp out (the old mm goes away), let the

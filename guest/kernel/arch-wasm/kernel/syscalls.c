@@ -9,6 +9,7 @@
 #include <linux/sched/task_stack.h>
 #include <linux/ptrace.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <asm/unaligned.h>
 #include <asm/syscall.h>
 #include <asm/host_ops.h>
@@ -25,6 +26,45 @@ SYSCALL_DEFINE6(mmap2, unsigned long, addr, unsigned long, len,
 		unsigned long, fd, unsigned long, pgoff)
 {
 	return ksys_mmap_pgoff(addr, len, prot, flags, fd, pgoff);
+}
+
+/*
+ * No MMU, so no page protection: mprotect() of mapped memory succeeds and
+ * changes nothing, since nothing could enforce it. A generic NOMMU kernel
+ * says ENOSYS, which is harmless to musl's allocator (it accepts ENOSYS)
+ * but stays in errno: `tac` read stdin, found errno set after its first
+ * malloc, and failed with "Function not implemented". Bad arguments and
+ * unmapped ranges still fail as on Linux.
+ */
+SYSCALL_DEFINE3(mprotect, unsigned long, start, size_t, len, unsigned long, prot)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	unsigned long addr, end;
+	long ret = 0;
+
+	if (start & ~PAGE_MASK)
+		return -EINVAL;
+	if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	len = PAGE_ALIGN(len);
+	end = start + len;
+	if (!len || end <= start)
+		return -ENOMEM;
+	if (!mm)
+		return -ENOMEM;
+	mmap_read_lock(mm);
+	for (addr = start; addr < end; addr = vma->vm_end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return ret;
 }
 
 /*

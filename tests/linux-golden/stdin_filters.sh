@@ -1,0 +1,3 @@
+seq 3 | tac
+echo "tac $?"
+printf "b\na\n" | sort -r | tac
