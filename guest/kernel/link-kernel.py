@@ -137,7 +137,12 @@ def main():
            # below 4096 as offsets in places (kfree_rcu() stores the
            # rcu_head offset where call_rcu() stores a function), so no
            # function may have an index below 4096.
-           "--table-base=4096", "--max-memory=%d" % a.max_memory,
+           "--table-base=4096",
+           # Data pointers too: vsprintf prints "(efault)" for a string
+           # below 4096 (the boot log showed "(efault) hash table entries"
+           # and the init environment as "(efault)"), and Linux keeps the
+           # first page for NULL-ish values generally.
+           "--global-base=4096", "--max-memory=%d" % a.max_memory,
            "--export=__heap_base", "--export=__data_end",
            tables_o, "--whole-archive", archives[0], "--no-whole-archive", archives[1]]
     run(cmd, cwd=src)
