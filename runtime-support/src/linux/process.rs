@@ -935,8 +935,19 @@ pub fn thread_main(flags: u32, stack: u32, tls: u32) -> i32 {
     0
 }
 
-unsafe extern "C" fn vfork(_vmctx: *mut VMContext, mode: i32) -> i32 {
-    super::vfork::vfork(mode)
+unsafe extern "C" fn vfork(vmctx: *mut VMContext, mode: i32) -> i32 {
+    loop {
+        let r = super::vfork::vfork(mode);
+        // A signal that came while the kernel copied the process makes it
+        // drop the new task (-ERESTARTNOINTR): run the handler, then fork
+        // again, as Linux's syscall restart does. (Before, a SIGCHLD at
+        // the wrong moment made the shell say "can't fork".) The child's
+        // return (0) never gets here twice.
+        if r != -ERESTARTNOINTR {
+            return r;
+        }
+        deliver_signals(vmctx);
+    }
 }
 
 #[cfg(test)]
