@@ -44,6 +44,7 @@ const NR_GETPID: i32 = 172;
 const NR_MUNMAP: i32 = 215;
 const NR_EXECVE: i32 = 221;
 const NR_MMAP2: i32 = 222;
+const NR_PIPE2: i32 = 59;
 /// Anonymous memory the kernel need not clear (CONFIG_MMAP_ALLOW_UNINITIALIZED).
 const MAP_UNINITIALIZED: i32 = 0x400_0000;
 
@@ -600,6 +601,9 @@ unsafe extern "C" fn syscall(
         if strace() {
             trace_syscall(nr, &args, r);
         }
+        if nr == NR_PIPE2 && r == 0 {
+            widen_pipe(a1 as u32);
+        }
         let delivered = deliver_signals(vmctx);
         return match -r {
             ERESTARTNOINTR => continue,
@@ -608,6 +612,25 @@ unsafe extern "C" fn syscall(
             ERESTARTSYS | ERESTARTNOHAND | ERESTART_RESTARTBLOCK => -EINTR,
             _ => r,
         };
+    }
+}
+
+/// Gives a new pipe (fds at `fds`) 1 MiB of buffer instead of 64 KiB,
+/// the most an unprivileged program may ask for itself (F_SETPIPE_SZ up to
+/// /proc/sys/fs/pipe-max-size). Why: a fork child that never execs runs
+/// while its parent waits (sequential fork, guest ABI section 6), so in
+/// `seq 20000 | while read x; do echo $x; done | tail -1` the loop writes
+/// everything before the shell starts `tail`; with 64 KiB it blocked
+/// forever. Pages are only taken as data is buffered.
+fn widen_pipe(fds: u32) {
+    const NR_FCNTL64: i32 = 25;
+    const F_SETPIPE_SZ: i32 = 1031;
+    let bytes = kernel().read(fds, 4);
+    if let Ok(fd) = <[u8; 4]>::try_from(bytes.as_slice()) {
+        kernel().syscall(
+            NR_FCNTL64,
+            [i32::from_le_bytes(fd), F_SETPIPE_SZ, 1 << 20, 0, 0, 0],
+        );
     }
 }
 
