@@ -347,6 +347,12 @@ void Z_hostZ_initrd_copy(struct Z_host_instance_t *h, u32 dst)
 {
 }
 
+/* free pages: zero them, like the Runner's madvise(MADV_DONTNEED) would */
+void Z_hostZ_discard(struct Z_host_instance_t *h, u32 addr, u32 len)
+{
+	memset(mem() + addr, 0, len);
+}
+
 /* ---------- console output and size ---------- */
 void Z_hostZ_console_write(struct Z_host_instance_t *h, u32 buf, u32 len)
 {

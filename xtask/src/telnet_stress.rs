@@ -8,16 +8,17 @@
 //! lists the guest's user processes with shell builtins before and after
 //! (the count must come back to the baseline), and the executable's
 //! resident memory (VmRSS of /proc/PID/status) is read when idle, at the
-//! end of the busiest moment and after each round (`--rounds R`, default
-//! 2: the first round warms up the guest's caches, later rounds show
-//! whether anything grows). Everything has a timeout.
+//! end of the busiest moment, right after each round (`--rounds R`,
+//! default 2: the first round warms up the guest's caches, later rounds
+//! show whether anything grows) and once it stopped falling (the guest
+//! gives freed memory back in passes two seconds apart), split into the
+//! kernel's linear memory and the rest (smaps). Everything has a timeout.
 //!
 //! `W2NATIVE_KERNEL_WASM` and `W2NATIVE_BUSYBOX_WASM` (both) name the
 //! modules instead of the guest build. `--mem MIB` is passed to the image
 //! (default 256: 100 busybox processes at once do not fit the kernel's
 //! default 64 MiB, the last ones fail with ENOMEM). The guest's MemFree is
-//! printed beside the RSS: the guest frees everything, but pages it once
-//! used stay resident in the host.
+//! printed beside the RSS.
 
 #[allow(dead_code)]
 #[path = "../../tests/src/telnet.rs"]
@@ -81,6 +82,68 @@ fn rss(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Resident memory of process `pid` split into linear memories and
+/// everything else (code, host heap, thread stacks), in KiB. A linear
+/// memory is a reservation of 8 GiB and a bit, whose committed start is a
+/// read-write mapping right before the inaccessible rest.
+fn rss_split(pid: u32) -> (u64, u64) {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    // (start, end, readable-writable, Rss KiB) of every mapping
+    let mut maps: Vec<(u64, u64, bool, u64)> = Vec::new();
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let (first, perms) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let range = first.split_once('-').and_then(|(a, b)| {
+            Some((
+                u64::from_str_radix(a, 16).ok()?,
+                u64::from_str_radix(b, 16).ok()?,
+            ))
+        });
+        if let Some((a, b)) = range {
+            maps.push((a, b, perms.starts_with("rw"), 0));
+        } else if let (Some(v), Some(m)) = (line.strip_prefix("Rss:"), maps.last_mut()) {
+            m.3 = v
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    let (mut linear, mut other) = (0, 0);
+    for (i, &(a, b, rw, kib)) in maps.iter().enumerate() {
+        let reserved = maps
+            .get(i + 1)
+            .filter(|n| n.0 == b && !n.2)
+            .map(|n| n.1 - a);
+        if rw && reserved.is_some_and(|r| (8 << 30..(8 << 30) + (1 << 20)).contains(&r)) {
+            linear += kib;
+        } else {
+            other += kib;
+        }
+    }
+    (linear, other)
+}
+
+/// Waits until the resident size stops falling: the guest kernel gives
+/// free memory back to the host in passes two seconds apart (free page
+/// reporting, see docs/telnet.md), and the host heap is trimmed after each.
+/// Settled means no drop of more than 256 KiB in 8 s; at most 40 s.
+/// Returns the size in KiB and the seconds until the last drop.
+fn settled_rss(pid: u32) -> (u64, f64) {
+    let t0 = Instant::now();
+    let (mut low, mut last_drop) = (rss(pid).0, 0.0);
+    let mut since = Instant::now();
+    while since.elapsed() < Duration::from_secs(8) && t0.elapsed() < Duration::from_secs(40) {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = rss(pid).0;
+        if now + 256 < low {
+            (low, last_drop) = (now, t0.elapsed().as_secs_f64());
+            since = Instant::now();
+        }
+    }
+    (rss(pid).0, last_drop)
 }
 
 /// The guest's user processes (kernel threads left out), listed with shell
@@ -200,9 +263,10 @@ pub fn telnet_stress_command(args: &[String]) -> Result<(), String> {
         control.quiet(STEP)?;
         let baseline = user_processes(&mut control)?;
         std::thread::sleep(Duration::from_millis(500));
-        let (idle, _) = rss(pid);
+        let (idle, _) = settled_rss(pid);
+        let (linear, other) = rss_split(pid);
         println!(
-            "idle: {} guest user processes (control session included), RSS {} KiB, guest MemFree {} KiB",
+            "idle: {} guest user processes (control session included), RSS {} KiB (linear memory {linear}, other {other}), guest MemFree {} KiB",
             baseline.len(),
             idle,
             guest_free(&mut control)?
@@ -244,6 +308,8 @@ pub fn telnet_stress_command(args: &[String]) -> Result<(), String> {
             }
             std::thread::sleep(Duration::from_millis(500));
             let (now, _) = rss(pid);
+            let (settled, waited) = settled_rss(pid);
+            let (linear, other) = rss_split(pid);
             let total = o.sessions * o.commands;
             println!(
                 "round {round}: {} sessions connected and quiet in {:.2} s; {total} commands in {:.2} s ({:.0}/s), {wrong} wrong outputs, {} sessions failed",
@@ -254,13 +320,14 @@ pub fn telnet_stress_command(args: &[String]) -> Result<(), String> {
                 failed.len()
             );
             println!(
-                "round {round}: guest user processes {} -> {} (baseline {}); RSS peak {} KiB, after {} KiB = {:.2}x idle; guest MemFree {} KiB",
+                "round {round}: guest user processes {} -> {} (baseline {}); RSS peak {} KiB, after {} KiB = {:.2}x idle, settled at {settled} KiB (last drop after {waited:.1} s) = {:.2}x idle (linear memory {linear}, other {other}); guest MemFree {} KiB",
                 baseline.len(),
                 after.len(),
                 baseline.len(),
                 peak,
                 now,
                 now as f64 / idle.max(1) as f64,
+                settled as f64 / idle.max(1) as f64,
                 guest_free(&mut control)?
             );
             for f in &failed {

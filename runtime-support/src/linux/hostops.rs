@@ -66,6 +66,7 @@ fn entries() -> Vec<Entry> {
         ("cmdline", cmdline as *const u8, "ii", Some(I32)),
         ("initrd_size", initrd_size as *const u8, "", Some(I32)),
         ("initrd_copy", initrd_copy as *const u8, "i", None),
+        ("discard", discard as *const u8, "ii", None),
         ("console_read", console_read as *const u8, "ii", Some(I32)),
         ("console_write", console_write as *const u8, "ii", None),
         (
@@ -451,6 +452,79 @@ unsafe extern "C" fn initrd_copy(_vmctx: *mut VMContext, dst: i32) {
     if !kernel().write(dst as u32, super::runner().image.initramfs) {
         super::fatal("initrd_copy: destination outside kernel memory");
     }
+}
+
+/// The kernel freed `[addr, addr + len)` (free page reporting): give the
+/// host pages wholly inside it back to the system, so that the resident
+/// size follows the guest's use instead of its peak. The memory is private
+/// anonymous, so a dropped page reads as zero when next touched, which
+/// the ABI allows (the kernel relies on no contents of free pages).
+unsafe extern "C" fn discard(_vmctx: *mut VMContext, addr: i32, len: i32) {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as usize;
+    let (addr, len) = (addr as u32 as usize, len as u32 as usize);
+    let start = addr.next_multiple_of(page);
+    let end = (addr + len) & !(page - 1);
+    if end <= start {
+        return;
+    }
+    let Some(p) = kernel().mem(start as u32, end - start) else {
+        return;
+    };
+    // SAFETY: the range is committed kernel memory that the kernel just
+    // declared unused; no one reads it before the kernel hands it out again.
+    unsafe { libc::madvise(p as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    trim_host_heap_soon();
+}
+
+/// glibc's malloc for a process whose threads come and go by the hundred
+/// (one per guest task), called before the first of them starts. Fixed
+/// thresholds: by default glibc raises both after a large block is freed
+/// (up to 32 MiB), and then the arenas of 50 telnet sessions (vfork copies
+/// of stacks, instances) never shrink again, 60 MB after one stress round.
+pub fn tune_host_heap() {
+    // SAFETY: mallopt only sets parameters of glibc's malloc.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);
+    }
+}
+
+static TRIM_DUE: Mutex<bool> = Mutex::new(false);
+static TRIM_WAKE: Condvar = Condvar::new();
+
+/// The guest giving memory back means its processes ended, and with them
+/// the Runner's instances, buffers and threads: glibc keeps what they
+/// freed in its arenas (one per busy thread, grown by 50 sessions at once
+/// and never trimmed from the middle), tens of MB. `malloc_trim` returns
+/// the free pages of every arena. It runs on a thread of its own, shortly
+/// after the kernel's report pass (which calls `discard` once per batch),
+/// so that the kernel never waits for it.
+fn trim_host_heap_soon() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    *TRIM_DUE.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    TRIM_WAKE.notify_one();
+    STARTED.call_once(|| {
+        let trimmer = || loop {
+            let mut due = TRIM_DUE.lock().unwrap_or_else(|e| e.into_inner());
+            while !*due {
+                due = TRIM_WAKE.wait(due).unwrap_or_else(|e| e.into_inner());
+            }
+            *due = false;
+            drop(due);
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY: malloc_trim only walks glibc's own arenas, under their locks.
+            #[cfg(target_env = "gnu")]
+            unsafe {
+                libc::malloc_trim(0)
+            };
+        };
+        // Without the thread the heap is just not trimmed.
+        let _ = std::thread::Builder::new()
+            .name("heap-trim".into())
+            .spawn(trimmer);
+    });
 }
 
 unsafe extern "C" fn console_read(_vmctx: *mut VMContext, buf: i32, size: i32) -> i32 {

@@ -275,6 +275,7 @@ fn boot(
             return 1;
         }
     };
+    hostops::tune_host_heap();
     hostops::start_timer_thread();
 
     // This thread becomes the idle task; kernel_boot never returns.

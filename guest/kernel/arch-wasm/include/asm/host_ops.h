@@ -49,6 +49,11 @@ __host(timer_cancel) void host_timer_cancel(void);
 __host(cmdline) int host_cmdline(char *buf, int size);
 __host(initrd_size) int host_initrd_size(void);
 __host(initrd_copy) void host_initrd_copy(void *dst);
+/*
+ * the kernel no longer needs the contents of [addr, addr + len) (free
+ * pages): the host may drop them; they then read as zero or as before
+ */
+__host(discard) void host_discard(void *addr, unsigned long len);
 
 /* console input: non-blocking, returns bytes copied (0 = none) */
 __host(console_read) int host_console_read(char *buf, int size);
