@@ -364,6 +364,25 @@ u32 Z_hostZ_console_winsize(struct Z_host_instance_t *h)
 	return 24 << 16 | 80;
 }
 
+/* ---------- the executable's own streams (not used by these tests) ---------- */
+u32 Z_hostZ_stdin_read(struct Z_host_instance_t *h, u32 buf, u32 size)
+{
+	return (u32)-1; /* end of input */
+}
+
+void Z_hostZ_stdio_write(struct Z_host_instance_t *h, u32 fd, u32 buf, u32 len)
+{
+	Z_hostZ_print(h, buf, len);
+}
+
+/* ---------- randomness: the test host's getrandom ---------- */
+u32 Z_hostZ_random(struct Z_host_instance_t *h, u32 buf, u32 len)
+{
+	ssize_t n = getrandom(mem() + buf, len, 0);
+
+	return n > 0 ? (u32)n : 0;
+}
+
 /* ---------- console input ---------- */
 static pthread_mutex_t input_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *input_data;
