@@ -87,6 +87,22 @@ thread_local! {
     pub(crate) static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
     /// Set by a successful `execve`: the program to start next.
     static NEXT: RefCell<Option<Exec>> = const { RefCell::new(None) };
+    /// The program this thread runs. Not a local of [`run`]: a program that
+    /// ends (exit_group, a fatal signal) unwinds its thread straight to the
+    /// root, past `run`'s destructors, and its path, argv and envp (about
+    /// 1 KB per program) stayed allocated; a thread's locals are dropped
+    /// when it ends.
+    static RUNNING: RefCell<Option<Exec>> = const { RefCell::new(None) };
+}
+
+/// Path of the program this thread runs (for messages).
+fn running_path() -> String {
+    RUNNING.with(|r| {
+        r.borrow()
+            .as_ref()
+            .map(|e| e.path.clone())
+            .unwrap_or_default()
+    })
 }
 
 fn module() -> Result<&'static Module, String> {
@@ -112,26 +128,24 @@ pub(crate) fn is_err(r: i32) -> bool {
 /// Runs the programs of the task on this thread, starting with `first`.
 /// Returns only if a program could not be started (the status to exit with).
 pub(crate) fn run(first: Exec) -> i32 {
-    let mut exec = first;
-    loop {
-        match start(&exec) {
-            Ok(()) => match NEXT.with(|n| n.borrow_mut().take()) {
-                Some(next) => exec = next,
-                None => return 0,
-            },
-            Err(msg) => {
-                write_all(
-                    2,
-                    format!("w2native runner: {}: {msg}\n", exec.path).as_bytes(),
-                );
-                return 127;
-            }
+    let mut exec = Some(first);
+    while let Some(e) = exec.take() {
+        RUNNING.with(|r| *r.borrow_mut() = Some(e));
+        if let Err(msg) = start() {
+            write_all(
+                2,
+                format!("w2native runner: {}: {msg}\n", running_path()).as_bytes(),
+            );
+            return 127;
         }
+        exec = NEXT.with(|n| n.borrow_mut().take());
     }
+    0
 }
 
-/// Starts one program and runs it until it execs another (`Ok`) or ends.
-fn start(exec: &Exec) -> Result<(), String> {
+/// Starts the program in [`RUNNING`] and runs it until it execs another
+/// (`Ok`) or ends.
+fn start() -> Result<(), String> {
     module()?;
     let image = &super::runner().image;
     let pid = sys(NR_GETPID, &[]);
@@ -153,8 +167,12 @@ fn start(exec: &Exec) -> Result<(), String> {
         sys(NR_MUNMAP, &[data, data_len as i32]);
         return Err(format!("no memory for the stack ({stack})"));
     }
-    let sp =
-        initial_stack(stack as u32, STACK_SIZE, exec).ok_or("arguments do not fit on the stack")?;
+    let sp = RUNNING
+        .with(|r| {
+            let exec = r.borrow();
+            initial_stack(stack as u32, STACK_SIZE, exec.as_ref()?)
+        })
+        .ok_or("arguments do not fit on the stack")?;
 
     let (instance, stack_pointer) = instantiate(memory_base, sp)?;
     let entry = instance
@@ -184,7 +202,7 @@ fn start(exec: &Exec) -> Result<(), String> {
         Err(e) => match pass_thread_exit(e) {
             TrapError::Exit(_) if NEXT.with(|n| n.borrow().is_some()) => Ok(()),
             e => {
-                write_all(2, format!("{}: trap: {e}\n", exec.path).as_bytes());
+                write_all(2, format!("{}: trap: {e}\n", running_path()).as_bytes());
                 if pid == 1 {
                     // init cannot be killed: power off with its status.
                     super::exit_process(128 + SIGSEGV)
