@@ -688,6 +688,8 @@ fn execve(path: u32, argv: u32, envp: u32) -> i32 {
         argv: argv_v,
         envp: envp_v,
     };
+    // The vfork child's exec below leaves this frame without its drops.
+    drop(p);
     if super::vfork::child_active() {
         // The vfork child leaves its parent's stack first (vfork.rs) and
         // cannot come back if the exec then fails, so what would fail is
