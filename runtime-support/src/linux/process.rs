@@ -402,6 +402,22 @@ pub(crate) fn mount_basics() {
     sys(NR_MUNMAP, &[scratch, 4096]);
 }
 
+/// Names init's task `name` (`prctl(PR_SET_NAME)`): the kernel named it
+/// after the /init it started, but the Runner runs its shell instead, and
+/// `ps` showed pid 1 as `{init} sh -c ...`.
+fn set_comm(name: &[u8]) {
+    const NR_PRCTL: i32 = 167;
+    const PR_SET_NAME: i32 = 15;
+    let scratch = sys(NR_MMAP2, &[0, 4096, 3, 0x22, -1, 0]);
+    if is_err(scratch) {
+        return;
+    }
+    kernel().write(scratch as u32, name);
+    kernel().write(scratch as u32 + name.len() as u32, &[0]);
+    sys(NR_PRCTL, &[PR_SET_NAME, scratch]);
+    sys(NR_MUNMAP, &[scratch, 4096]);
+}
+
 /// Puts the kernel's host-stream devices over descriptors 0, 1 and 2 of
 /// init (before it execs the Runner's shell) where the host stream is a
 /// pipe or a file ([`super::console::host_stdio_plan`]); needs /dev, so
@@ -488,6 +504,7 @@ pub fn first_exec(path: &str) -> Exec {
         Some(cmd) => {
             mount_basics();
             attach_host_stdio();
+            set_comm(b"sh");
             vec![b"sh".to_vec(), b"-c".to_vec(), cmd.as_bytes().to_vec()]
         }
         // The kernel was given `rdinit=` with the first word, so `path` is
@@ -511,6 +528,7 @@ pub fn first_exec(path: &str) -> Exec {
         None if !super::console::stdin_is_tty() => {
             mount_basics();
             attach_host_stdio();
+            set_comm(b"sh");
             vec![b"sh".to_vec()]
         }
         None => vec![path.as_bytes().to_vec()],
