@@ -32,6 +32,7 @@ pub mod kernel;
 pub mod native;
 pub mod preempt;
 pub mod process;
+pub mod scratch;
 pub mod selftest;
 pub mod sync;
 pub mod telnet;

@@ -32,6 +32,7 @@ use w2native_environ::{FuncType, Import, ImportKind, TableType, ValType};
 
 use super::hostops::{pass_thread_exit, write_all};
 use super::kernel::{kernel, NR_SET_MM_ARGS, SIGNAL_SIZE};
+use super::scratch::Scratch;
 use crate::instance::{Extern, Func, Global, Instance, Module, Table, Val};
 use crate::traphandlers::{raise_exit, TrapError};
 use crate::vm::VMContext;
@@ -349,57 +350,45 @@ fn initial_stack(base: u32, size: u32, exec: &Exec) -> Option<u32> {
 /// /sys, /dev (devtmpfs) and /tmp, link /dev/fd and /dev/std{in,out,err},
 /// set the host name, bring the loopback interface up. Failures are ignored, like `mount ... 2>/dev/null`.
 pub(crate) fn mount_basics() {
+    const NR_SYMLINKAT: i32 = 36;
     const NR_MOUNT: i32 = 40;
+    const NR_SETHOSTNAME: i32 = 161;
     const AT_FDCWD: i32 = -100;
-    let k = kernel();
-    let scratch = sys(NR_MMAP2, &[0, 4096, 3, 0x22, -1, 0]);
-    if is_err(scratch) {
+    let Some(mut scratch) = Scratch::map(4096) else {
         return;
-    }
+    };
     for (source, target, fstype) in [
         ("proc", "/proc", "proc"),
         ("sysfs", "/sys", "sysfs"),
         ("devtmpfs", "/dev", "devtmpfs"),
         ("tmpfs", "/tmp", "tmpfs"),
     ] {
-        let mut at = scratch as u32;
-        let mut put = |s: &str| {
-            let addr = at;
-            k.write(addr, s.as_bytes());
-            k.write(addr + s.len() as u32, &[0]);
-            at += s.len() as u32 + 1;
-            addr as i32
-        };
-        let (src, dst, ty) = (put(source), put(target), put(fstype));
+        scratch.reset();
+        let src = scratch.put(source.as_bytes());
+        let dst = scratch.put(target.as_bytes());
+        let ty = scratch.put(fstype.as_bytes());
         sys(NR_MOUNT, &[src, dst, ty, 0, 0]);
     }
     // The links udev or an init script makes on a distribution: scripts
     // use /dev/stdin and friends, and devtmpfs has none of them.
-    const NR_SYMLINKAT: i32 = 36;
     for (target, link) in [
         ("/proc/self/fd", "/dev/fd"),
         ("/proc/self/fd/0", "/dev/stdin"),
         ("/proc/self/fd/1", "/dev/stdout"),
         ("/proc/self/fd/2", "/dev/stderr"),
     ] {
-        let mut at = scratch as u32;
-        let mut put = |s: &str| {
-            let addr = at;
-            k.write(addr, s.as_bytes());
-            k.write(addr + s.len() as u32, &[0]);
-            at += s.len() as u32 + 1;
-            addr as i32
-        };
-        let (t, l) = (put(target), put(link));
+        scratch.reset();
+        let t = scratch.put(target.as_bytes());
+        let l = scratch.put(link.as_bytes());
         sys(NR_SYMLINKAT, &[t, AT_FDCWD, l]);
     }
     // rcS's `hostname w2native`.
-    const NR_SETHOSTNAME: i32 = 161;
     const HOSTNAME: &[u8] = b"w2native";
-    k.write(scratch as u32, HOSTNAME);
-    sys(NR_SETHOSTNAME, &[scratch, HOSTNAME.len() as i32]);
-    loopback_up(scratch as u32);
-    sys(NR_MUNMAP, &[scratch, 4096]);
+    scratch.reset();
+    let name = scratch.put(HOSTNAME);
+    sys(NR_SETHOSTNAME, &[name, HOSTNAME.len() as i32]);
+    loopback_up(scratch.base);
+    scratch.unmap();
 }
 
 /// Names init's task `name` (`prctl(PR_SET_NAME)`): the kernel named it
@@ -408,14 +397,12 @@ pub(crate) fn mount_basics() {
 fn set_comm(name: &[u8]) {
     const NR_PRCTL: i32 = 167;
     const PR_SET_NAME: i32 = 15;
-    let scratch = sys(NR_MMAP2, &[0, 4096, 3, 0x22, -1, 0]);
-    if is_err(scratch) {
+    let Some(mut scratch) = Scratch::map(4096) else {
         return;
-    }
-    kernel().write(scratch as u32, name);
-    kernel().write(scratch as u32 + name.len() as u32, &[0]);
-    sys(NR_PRCTL, &[PR_SET_NAME, scratch]);
-    sys(NR_MUNMAP, &[scratch, 4096]);
+    };
+    let name = scratch.put(name);
+    sys(NR_PRCTL, &[PR_SET_NAME, name]);
+    scratch.unmap();
 }
 
 /// Puts the kernel's host-stream devices over descriptors 0, 1 and 2 of
@@ -432,22 +419,20 @@ pub(crate) fn attach_host_stdio() {
     if plan.iter().all(Option::is_none) {
         return;
     }
-    let k = kernel();
-    let scratch = sys(NR_MMAP2, &[0, 4096, 3, 0x22, -1, 0]);
-    if is_err(scratch) {
+    let Some(mut scratch) = Scratch::map(4096) else {
         super::console::stdin_to_console();
         return;
-    }
+    };
     for (target, path) in plan.iter().enumerate() {
         let Some(path) = path else { continue };
-        k.write(scratch as u32, path.as_bytes());
-        k.write(scratch as u32 + path.len() as u32, &[0]);
+        scratch.reset();
+        let path = scratch.put(path.as_bytes());
         let flags = if target == 0 {
             0 /* O_RDONLY */
         } else {
             1 /* O_WRONLY */
         };
-        let fd = sys(NR_OPENAT, &[AT_FDCWD, scratch, flags, 0]);
+        let fd = sys(NR_OPENAT, &[AT_FDCWD, path, flags, 0]);
         if is_err(fd) {
             if target == 0 {
                 super::console::stdin_to_console();
@@ -459,7 +444,7 @@ pub(crate) fn attach_host_stdio() {
             sys(NR_CLOSE, &[fd]);
         }
     }
-    sys(NR_MUNMAP, &[scratch, 4096]);
+    scratch.unmap();
 }
 
 /// `ifconfig lo up` (SIOCGIFFLAGS, set IFF_UP, SIOCSIFFLAGS), with 32 bytes

@@ -39,6 +39,7 @@ use super::hostops::write_all;
 use super::kernel::kernel;
 use super::native::{self, sys};
 use super::process::{self, is_err, Exec};
+use super::scratch::Scratch;
 
 /// The command a connection gets when `--telnet-cmd` is not given.
 pub const DEFAULT_COMMAND: &str = "telnetd -i -l /bin/sh";
@@ -64,7 +65,6 @@ const NR_SOCKETPAIR: i32 = 199;
 const NR_SHUTDOWN: i32 = 210;
 const NR_MUNMAP: i32 = 215;
 const NR_EXECVE: i32 = 221;
-const NR_MMAP2: i32 = 222;
 const NR_WAITID: i32 = 95;
 
 const AT_FDCWD: i32 = -100;
@@ -154,57 +154,6 @@ pub fn start() {
             2,
             format!("w2native runner: cannot start the telnet daemon ({pid})\n").as_bytes(),
         );
-    }
-}
-
-/// A page of the calling task's guest memory to pass strings to syscalls.
-struct Scratch {
-    base: u32,
-    len: u32,
-    at: u32,
-}
-
-impl Scratch {
-    fn map(len: u32) -> Option<Scratch> {
-        let base = sys(NR_MMAP2, &[0, len as i32, 3, 0x22, -1, 0]);
-        (!is_err(base)).then_some(Scratch {
-            base: base as u32,
-            len,
-            at: 0,
-        })
-    }
-
-    /// Copies `bytes` plus a NUL in; returns its guest address.
-    fn put(&mut self, bytes: &[u8]) -> i32 {
-        let addr = self.base + self.at;
-        if self.at + bytes.len() as u32 + 1 > self.len
-            || !kernel().write(addr, bytes)
-            || !kernel().write(addr + bytes.len() as u32, &[0])
-        {
-            return 0;
-        }
-        self.at += (bytes.len() as u32 + 4) & !3;
-        addr as i32
-    }
-
-    /// A NULL-terminated array of pointers to copies of `list`.
-    fn put_array(&mut self, list: &[Vec<u8>]) -> i32 {
-        let ptrs: Vec<i32> = list.iter().map(|s| self.put(s)).collect();
-        let words: Vec<u8> = ptrs
-            .iter()
-            .chain(&[0])
-            .flat_map(|p| p.to_le_bytes())
-            .collect();
-        let addr = self.base + self.at;
-        if self.at + words.len() as u32 > self.len || !kernel().write(addr, &words) {
-            return 0;
-        }
-        self.at += words.len() as u32;
-        addr as i32
-    }
-
-    fn reset(&mut self) {
-        self.at = 0;
     }
 }
 
