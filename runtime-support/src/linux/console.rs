@@ -53,28 +53,27 @@ pub fn start() {
     if super::runner().options.no_console {
         return;
     }
-    let has_input = kernel()
-        .instance()
-        .module()
-        .imports()
-        .iter()
-        .any(|i| i.module == "host" && i.field == "console_read");
-    if has_input {
+    if kernel_imports("console_read") {
         STARTED.call_once(|| {
-            let has_stdio = kernel()
-                .instance()
-                .module()
-                .imports()
-                .iter()
-                .any(|i| i.module == "host" && i.field == "stdin_read");
             PIPE_STDIN.store(
-                has_stdio && host_stdio_wanted() && !stdin_is_tty(),
+                kernel_imports("stdin_read") && host_stdio_wanted() && !stdin_is_tty(),
                 Ordering::SeqCst,
             );
             super::winsize::start();
             start_reader()
         });
     }
+}
+
+/// Whether the kernel imports host op `name` (a kernel without its
+/// console or host-stream devices does not).
+fn kernel_imports(name: &str) -> bool {
+    kernel()
+        .instance()
+        .module()
+        .imports()
+        .iter()
+        .any(|i| i.module == "host" && i.field == name)
 }
 
 /// Whether the first program is the Runner's shell (`-c CMD`, or a script
@@ -170,21 +169,27 @@ pub fn read(buf: u32, size: usize) -> i32 {
     let bytes = take(size);
     if bytes.is_empty() {
         if EOF.load(Ordering::SeqCst) && !EOF_SENT.swap(true, Ordering::SeqCst) {
-            return if kernel().write(buf, &[4]) { 1 } else { 0 };
+            return deliver(buf, &[4]);
         }
         return 0;
     }
-    if kernel().write(buf, &bytes) {
-        bytes.len() as i32
-    } else {
-        0
-    }
+    deliver(buf, &bytes)
 }
 
 fn take(size: usize) -> Vec<u8> {
     let mut input = INPUT.lock().unwrap_or_else(|e| e.into_inner());
     let n = input.len().min(size);
     input.drain(..n).collect()
+}
+
+/// Copies `bytes` to kernel memory at `buf`; returns how many (0 if `buf`
+/// is not kernel memory).
+fn deliver(buf: u32, bytes: &[u8]) -> i32 {
+    if kernel().write(buf, bytes) {
+        bytes.len() as i32
+    } else {
+        0
+    }
 }
 
 /// `stdin_read` (/dev/hoststdin): moves up to `size` queued bytes to
@@ -202,11 +207,7 @@ pub fn stdin_read(buf: u32, size: usize) -> i32 {
     if bytes.is_empty() {
         return if EOF.load(Ordering::SeqCst) { -1 } else { 0 };
     }
-    if kernel().write(buf, &bytes) {
-        bytes.len() as i32
-    } else {
-        0
-    }
+    deliver(buf, &bytes)
 }
 
 /// Whether the host terminal runs without output processing (stdin is a

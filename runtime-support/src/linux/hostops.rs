@@ -562,16 +562,14 @@ unsafe extern "C" fn stdio_write(_vmctx: *mut VMContext, fd: i32, buf: i32, len:
     let mut bytes = kernel().read(buf as u32, len.max(0) as usize);
     // SAFETY: isatty only inspects the descriptor.
     if super::console::terminal_is_raw() && unsafe { libc::isatty(fd) } == 1 {
-        bytes = bytes
-            .iter()
-            .flat_map(|&b| {
-                if b == b'\n' {
-                    vec![b'\r', b'\n']
-                } else {
-                    vec![b]
-                }
-            })
-            .collect();
+        let mut crlf = Vec::with_capacity(bytes.len() + bytes.len() / 8);
+        for &b in &bytes {
+            if b == b'\n' {
+                crlf.push(b'\r');
+            }
+            crlf.push(b);
+        }
+        bytes = crlf;
     }
     let _guard = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
     write_all(fd, &bytes);
