@@ -27,8 +27,7 @@ fn main() {
     sources.sort();
     let mut trials = Vec::new();
     let host = Target::host();
-    let targets = std::iter::once(host).chain(Target::ALL.into_iter().filter(|t| *t != host));
-    for target in targets {
+    for (target, _) in cross::targets() {
         for source in &sources {
             for bounds in [BoundsMode::Guard, BoundsMode::Explicit] {
                 let stem = source.file_stem().unwrap().to_string_lossy();

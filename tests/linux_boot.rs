@@ -74,16 +74,8 @@ struct Boot {
 
 fn main() {
     let args = Arguments::from_args();
-    let host = Target::host();
-    let targets = std::iter::once(host).chain(Target::ALL.into_iter().filter(|t| *t != host));
     let mut trials = Vec::new();
-    for target in targets {
-        // Host trials keep their plain names; cross ones are `ARCH::...`.
-        let prefix = if target == host {
-            String::new()
-        } else {
-            format!("{target}::")
-        };
+    for (target, prefix) in cross::targets() {
         trials.push(Trial::test(format!("{prefix}boot::banner"), move || {
             expect_log(target, |b| {
                 b.stdout

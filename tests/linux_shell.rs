@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use w2native::image::{applets, build_linux_image, ImageInput};
 use w2native::{CompileOptions, Target};
-use w2native_tests::cprog::{run_merged_with_timeout, run_with_timeout};
+use w2native_tests::cprog::{run_merged_with_timeout, run_with_input, run_with_timeout};
 use w2native_tests::cross;
 use w2native_tests::linux::{build_runtime, guest_artifact, wildcard_match, Pty};
 
@@ -33,16 +33,8 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|e| e == "sh"))
         .collect();
     cases.sort();
-    let host = Target::host();
-    let targets = std::iter::once(host).chain(Target::ALL.into_iter().filter(|t| *t != host));
     let mut trials = Vec::new();
-    for target in targets {
-        // Host trials keep their plain names; cross ones are `ARCH::...`.
-        let prefix = if target == host {
-            String::new()
-        } else {
-            format!("{target}::")
-        };
+    for (target, prefix) in cross::targets() {
         for case in &cases {
             let name = case.file_stem().unwrap().to_string_lossy().into_owned();
             let issue = known_issue(&name).or_else(|| cross_issue(target, &name));
@@ -343,29 +335,10 @@ fn run_piped(
     args: &[&str],
     input: Vec<u8>,
 ) -> Result<std::process::Output, Failed> {
-    use std::io::Write;
-    use std::process::Stdio;
     let image = image(target)?;
     let mut cmd = cross::command(target, image);
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = w2native_tests::cprog::spawn_retrying_busy(&mut cmd)?;
-    let mut stdin = child.stdin.take().ok_or("no stdin pipe")?;
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let pid = child.id() as i32;
-    let watchdog = std::thread::spawn(move || {
-        std::thread::sleep(CASE_TIMEOUT);
-        // SAFETY: signalling our own child (if it still runs, it hangs).
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    });
-    let out = child.wait_with_output()?;
-    let _ = feeder.join();
-    drop(watchdog);
-    Ok(out)
+    cmd.args(args);
+    Ok(run_with_input(cmd, Some(input), CASE_TIMEOUT)?)
 }
 
 fn expect_output(

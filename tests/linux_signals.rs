@@ -72,12 +72,7 @@ fn main() {
     }
     let mut trials = Vec::new();
     for (target, mode, checks) in runs {
-        // Host trials keep their plain names; cross ones are `ARCH::...`.
-        let prefix = if target == host {
-            String::new()
-        } else {
-            format!("{target}::")
-        };
+        let prefix = cross::trial_prefix(target);
         for (name, f) in cases {
             let test = move || {
                 MODE.with(|m| m.set((target, checks)));

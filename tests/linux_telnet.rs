@@ -35,7 +35,6 @@ const STEP: Duration = Duration::from_secs(20);
 
 fn main() {
     let args = Arguments::from_args();
-    let host = Target::host();
     let cases: [(&str, Case); 7] = [
         ("commands", commands),
         ("two_sessions", two_sessions),
@@ -45,14 +44,8 @@ fn main() {
         ("custom_command", custom_command),
         ("bad_address", bad_address),
     ];
-    let targets = std::iter::once(host).chain(Target::ALL.into_iter().filter(|t| *t != host));
     let mut trials = Vec::new();
-    for target in targets {
-        let prefix = if target == host {
-            String::new()
-        } else {
-            format!("{target}::")
-        };
+    for (target, prefix) in cross::targets() {
         for (name, f) in cases {
             trials.push(Trial::test(format!("{prefix}{name}"), move || f(target)));
         }
@@ -222,35 +215,16 @@ fn two_sessions(target: Target) -> Result<(), Failed> {
     Ok(())
 }
 
-/// The guest's user processes as "pid comm" lines (kernel threads, the
-/// children of kthreadd, left out), listed with shell builtins only so
-/// that the listing adds no process of its own.
-fn user_processes(t: &mut Telnet) -> Result<Vec<String>, Failed> {
-    let (out, _) = t.run(
-        "for f in /proc/[0-9]*/stat; do read -r l 2>/dev/null < $f && echo \"$l\"; done",
-        STEP,
-    )?;
-    Ok(out
-        .lines()
-        .filter_map(|l| {
-            let (pid, rest) = l.split_once(' ')?;
-            let (comm, rest) = rest.rsplit_once(") ")?;
-            let ppid = rest.split_whitespace().nth(1)?;
-            (pid != "2" && ppid != "2").then(|| format!("{pid} {}", &comm[1..]))
-        })
-        .collect())
-}
-
 fn dropped_session(target: Target) -> Result<(), Failed> {
     let server = Server::start(target, &["--no-console"])?;
     let mut watcher = server.connect()?;
-    let before = user_processes(&mut watcher)?;
+    let before = watcher.user_processes(STEP)?;
     let mut victim = server.connect()?;
     let (shell, _) = victim.run("echo $$", STEP)?;
     victim.send_line("sleep 100")?;
     let deadline = Instant::now() + STEP;
     loop {
-        let now = user_processes(&mut watcher)?;
+        let now = watcher.user_processes(STEP)?;
         if now.iter().any(|p| p.ends_with(" sleep")) {
             break;
         }
@@ -261,7 +235,7 @@ fn dropped_session(target: Target) -> Result<(), Failed> {
     victim.hang_up();
     let deadline = Instant::now() + STEP;
     loop {
-        let now = user_processes(&mut watcher)?;
+        let now = watcher.user_processes(STEP)?;
         if now == before {
             break;
         }

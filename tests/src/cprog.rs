@@ -1,8 +1,10 @@
 //! Building C programs for wasm32-wasi with Debian's clang-19 and running
 //! the native executables w2native makes of them.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub const CLANG: &str = "clang-19";
@@ -55,24 +57,42 @@ fn run_tool(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-/// Runs `exe` in `cwd`, killing it after `timeout`.
-pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
-    cmd.stdin(Stdio::null())
+/// Runs `cmd` with stdin from /dev/null, killing it after `timeout`.
+pub fn run_with_timeout(cmd: Command, timeout: Duration) -> Result<Output, String> {
+    run_with_input(cmd, None, timeout)
+}
+
+/// Runs `cmd` with `input` on its stdin (a pipe; `None`: /dev/null) and its
+/// stdout and stderr captured apart, killing it after `timeout`. Both are
+/// read while it runs, so they may be larger than a pipe buffer.
+pub fn run_with_input(
+    mut cmd: Command,
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Result<Output, String> {
+    let stdin = if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = spawn_retrying_busy(&mut cmd)?;
-    let start = Instant::now();
-    loop {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            return child.wait_with_output().map_err(|e| e.to_string());
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("timed out after {}s", timeout.as_secs()));
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    if let (Some(mut stdin), Some(input)) = (child.stdin.take(), input) {
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
     }
+    let stdout = read_in_background(child.stdout.take());
+    let stderr = read_in_background(child.stderr.take());
+    let status = wait_with_deadline(&mut child, timeout)?;
+    let join = |r: JoinHandle<Vec<u8>>| r.join().map_err(|_| "output reader panicked");
+    Ok(Output {
+        status,
+        stdout: join(stdout)?,
+        stderr: join(stderr)?,
+    })
 }
 
 /// Runs `cmd` with stdin from /dev/null and its stdout and stderr on one
@@ -81,26 +101,39 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, S
 pub fn run_merged_with_timeout(
     mut cmd: Command,
     timeout: Duration,
-) -> Result<(std::process::ExitStatus, Vec<u8>), String> {
-    let (mut reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
+) -> Result<(ExitStatus, Vec<u8>), String> {
+    let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
     let writer2 = writer.try_clone().map_err(|e| e.to_string())?;
     cmd.stdin(Stdio::null()).stdout(writer).stderr(writer2);
     let mut child = spawn_retrying_busy(&mut cmd)?;
     // The Command holds the pipe's write ends: drop them, or the reader
     // never sees the end.
     drop(cmd);
-    let collect = std::thread::spawn(move || {
+    let collect = read_in_background(Some(reader));
+    let status = wait_with_deadline(&mut child, timeout)?;
+    // Background guest processes cannot hold the pipe: the image is one
+    // host process, and it has exited.
+    let out = collect.join().map_err(|_| "output reader panicked")?;
+    Ok((status, out))
+}
+
+/// Reads `from` to its end on a thread of its own (nothing if `None`).
+fn read_in_background(from: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
         let mut out = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut reader, &mut out);
+        if let Some(mut from) = from {
+            let _ = from.read_to_end(&mut out);
+        }
         out
-    });
+    })
+}
+
+/// Waits for `child`, killing it after `timeout`.
+fn wait_with_deadline(child: &mut Child, timeout: Duration) -> Result<ExitStatus, String> {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            // Background guest processes cannot hold the pipe: the image
-            // is one host process, and it has exited.
-            let out = collect.join().map_err(|_| "output reader panicked")?;
-            return Ok((status, out));
+            return Ok(status);
         }
         if start.elapsed() > timeout {
             let _ = child.kill();

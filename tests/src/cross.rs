@@ -31,6 +31,25 @@ pub fn runtime(target: Target) -> Result<PathBuf, String> {
     Ok(lib)
 }
 
+/// Every target, the host's first, each with the prefix of its trials'
+/// names: host trials keep their plain names, cross ones are `ARCH::...`.
+pub fn targets() -> Vec<(Target, String)> {
+    let host = Target::host();
+    std::iter::once(host)
+        .chain(Target::ALL.into_iter().filter(|t| *t != host))
+        .map(|t| (t, trial_prefix(t)))
+        .collect()
+}
+
+/// `""` for the host, `"ARCH::"` for a cross target (see [`targets`]).
+pub fn trial_prefix(target: Target) -> String {
+    if target == Target::host() {
+        String::new()
+    } else {
+        format!("{target}::")
+    }
+}
+
 /// The command that runs an executable of `target` on this machine.
 pub fn command(target: Target, exe: &Path) -> Command {
     if target == Target::host() {

@@ -195,6 +195,25 @@ impl Telnet {
         Ok((output, status))
     }
 
+    /// The guest's user processes as "pid comm" lines (kernel threads, the
+    /// children of kthreadd, left out), listed with shell builtins only so
+    /// that the listing adds no process of its own.
+    pub fn user_processes(&mut self, timeout: Duration) -> Result<Vec<String>, String> {
+        let (out, _) = self.run(
+            "for f in /proc/[0-9]*/stat; do read -r l 2>/dev/null < $f && echo \"$l\"; done",
+            timeout,
+        )?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let (pid, rest) = l.split_once(' ')?;
+                let (comm, rest) = rest.rsplit_once(") ")?;
+                let ppid = rest.split_whitespace().nth(1)?;
+                (pid != "2" && ppid != "2").then(|| format!("{pid} {}", &comm[1..]))
+            })
+            .collect())
+    }
+
     /// Waits until the server closes the connection.
     pub fn expect_closed(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;

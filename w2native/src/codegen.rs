@@ -757,14 +757,7 @@ mod tests {
     fn context_free_functions() {
         // A function with a frame too big for the guard page keeps a
         // stack-limit check, which reads the vmctx: found only on its IR.
-        let mut big = String::new();
-        for k in 0..300 {
-            big.push_str(&format!("(i32.add (local.get 0) (i32.const {k})) "));
-        }
-        big.push_str("(call $big (local.get 0)) ");
-        for _ in 0..300 {
-            big.push_str("(drop) ");
-        }
+        let big = big_frame_body();
         let free = context_free(&format!(
             r#"(module
               (import "env" "host" (func $host))
@@ -832,9 +825,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn big_frames_keep_their_check() {
-        // Enough live values that the frame bound passes a guard page.
+    /// The body of `$big (param i32)`: enough live values across a call to
+    /// itself that the frame bound passes a guard page.
+    fn big_frame_body() -> String {
         let mut body = String::new();
         for k in 0..300 {
             body.push_str(&format!("(i32.add (local.get 0) (i32.const {k})) "));
@@ -843,6 +836,12 @@ mod tests {
         for _ in 0..300 {
             body.push_str("(drop) ");
         }
+        body
+    }
+
+    #[test]
+    fn big_frames_keep_their_check() {
+        let body = big_frame_body();
         let flags = checked(&format!("(module (func $big (param i32) {body}))"));
         assert_eq!(flags, [true]);
     }

@@ -29,7 +29,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use crate::{build_compiler, guest, root, step};
+use crate::{build_compiler, guest_or_env, root, step};
 use telnet_client::Telnet;
 
 const STEP: Duration = Duration::from_secs(120);
@@ -146,24 +146,6 @@ fn settled_rss(pid: u32) -> (u64, f64) {
     (rss(pid).0, last_drop)
 }
 
-/// The guest's user processes (kernel threads left out), listed with shell
-/// builtins so that the listing adds no process.
-fn user_processes(t: &mut Telnet) -> Result<Vec<String>, String> {
-    let (out, _) = t.run(
-        "for f in /proc/[0-9]*/stat; do read -r l 2>/dev/null < $f && echo \"$l\"; done",
-        STEP,
-    )?;
-    Ok(out
-        .lines()
-        .filter_map(|l| {
-            let (pid, rest) = l.split_once(' ')?;
-            let (comm, rest) = rest.rsplit_once(") ")?;
-            let ppid = rest.split_whitespace().nth(1)?;
-            (pid != "2" && ppid != "2").then(|| format!("{pid} {}", &comm[1..]))
-        })
-        .collect())
-}
-
 /// The guest kernel's free memory (MemFree of /proc/meminfo), in KiB.
 fn guest_free(t: &mut Telnet) -> Result<u64, String> {
     let (out, _) = t.run(
@@ -203,13 +185,7 @@ fn session(addr: &str, id: usize, commands: usize, start: &Barrier) -> Result<us
 
 pub fn telnet_stress_command(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
-    let (kernel, busybox) = match (
-        std::env::var_os("W2NATIVE_KERNEL_WASM"),
-        std::env::var_os("W2NATIVE_BUSYBOX_WASM"),
-    ) {
-        (Some(k), Some(b)) => (k.into(), b.into()),
-        _ => guest()?,
-    };
+    let (kernel, busybox) = guest_or_env()?;
     build_compiler()?;
     let dir = root().join("target/telnet-stress");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -261,7 +237,7 @@ pub fn telnet_stress_command(args: &[String]) -> Result<(), String> {
 
         let mut control = Telnet::connect(&addr)?;
         control.quiet(STEP)?;
-        let baseline = user_processes(&mut control)?;
+        let baseline = control.user_processes(STEP)?;
         std::thread::sleep(Duration::from_millis(500));
         let (idle, _) = settled_rss(pid);
         let (linear, other) = rss_split(pid);
@@ -301,10 +277,10 @@ pub fn telnet_stress_command(args: &[String]) -> Result<(), String> {
             let (_, peak) = rss(pid);
             // Every command process and session has to go away again.
             let deadline = Instant::now() + Duration::from_secs(30);
-            let mut after = user_processes(&mut control)?;
+            let mut after = control.user_processes(STEP)?;
             while after != baseline && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(200));
-                after = user_processes(&mut control)?;
+                after = control.user_processes(STEP)?;
             }
             std::thread::sleep(Duration::from_millis(500));
             let (now, _) = rss(pid);
