@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::pty::Pty;
-use crate::{build_compiler, guest, root, step};
+use crate::{build_compiler, guest_or_env, root, step};
 
 /// The goal for exec to first prompt on x86_64.
 const PROMPT_TARGET: Duration = Duration::from_millis(100);
@@ -48,15 +48,7 @@ pub fn boot_bench_command(args: &[String]) -> Result<(), String> {
         }
     }
 
-    // The tests' variables pick prebuilt modules (e.g. while a guest
-    // rebuild is running); else build or take them from the cache.
-    let (kernel, busybox) = match (
-        std::env::var_os("W2NATIVE_KERNEL_WASM"),
-        std::env::var_os("W2NATIVE_BUSYBOX_WASM"),
-    ) {
-        (Some(k), Some(b)) => (k.into(), b.into()),
-        _ => guest()?,
-    };
+    let (kernel, busybox) = guest_or_env()?;
     build_compiler()?;
     let dir = root().join("target/boot-bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

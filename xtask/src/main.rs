@@ -139,6 +139,19 @@ fn guest() -> Result<(PathBuf, PathBuf), String> {
     Ok((kernel, busybox))
 }
 
+/// The guest modules for the measuring commands: the ones the tests'
+/// variables `W2NATIVE_KERNEL_WASM` and `W2NATIVE_BUSYBOX_WASM` (both) name,
+/// e.g. while a guest rebuild is running, else [`guest`]'s.
+fn guest_or_env() -> Result<(PathBuf, PathBuf), String> {
+    match (
+        std::env::var_os("W2NATIVE_KERNEL_WASM"),
+        std::env::var_os("W2NATIVE_BUSYBOX_WASM"),
+    ) {
+        (Some(k), Some(b)) => Ok((k.into(), b.into())),
+        _ => guest(),
+    }
+}
+
 /// Runs a guest build script; its last stdout line is the artifact path.
 fn guest_script(script: &str) -> Result<PathBuf, String> {
     step(&format!("guest/{script} (cached by input hash)"));
