@@ -297,8 +297,12 @@ pub fn induction_range(inits: &[Range], incs: &[Increment]) -> Option<Range> {
             Cmp::Slt | Cmp::Sle if inc.bound > I32_MAX => None,
             Cmp::Slt => inc.bound.checked_sub(1),
             Cmp::Sle => Some(inc.bound),
-            // `!= N` stops a value counting up by one from below at N.
-            Cmp::Ne if inc.step == 1 && inc.bound > 0 => Some(inc.bound - 1),
+            // `!= N` stops a value counting up from below at N when it
+            // cannot step over N: by one, or by a step every value stays
+            // congruent to N modulo (`for (i = 0; i != 256; i += 4)`).
+            Cmp::Ne if inc.bound >= inc.step && lands_on_bound(inits, incs, inc) => {
+                Some(inc.bound - inc.step)
+            }
             Cmp::Ne => return None,
         };
         signed |= matches!(inc.cmp, Cmp::Slt | Cmp::Sle);
@@ -318,12 +322,28 @@ pub fn induction_range(inits: &[Range], incs: &[Increment]) -> Option<Range> {
         }
         // `!= N` bounds only a value that cannot jump over N: the compared
         // value must be at most N before the compare.
-        let compared_max = if inc.on_next { range.hi + 1 } else { range.hi };
+        let compared_max = if inc.on_next {
+            range.hi + inc.step
+        } else {
+            range.hi
+        };
         if inc.cmp == Cmp::Ne && compared_max > inc.bound {
             return None;
         }
     }
     Some(range)
+}
+
+/// Whether every value an induction variable takes is congruent to `inc`'s
+/// bound modulo its step: constant starts that are, and increments that
+/// are multiples of the step. A step of one always is.
+fn lands_on_bound(inits: &[Range], incs: &[Increment], inc: &Increment) -> bool {
+    let step = inc.step;
+    step == 1
+        || (inits
+            .iter()
+            .all(|r| r.lo == r.hi && r.lo % step == inc.bound % step)
+            && incs.iter().all(|i| i.step % step == 0))
 }
 
 #[cfg(test)]
@@ -464,6 +484,31 @@ mod tests {
         );
         // `!=` with a step that can jump over the bound.
         assert_eq!(induction_range(&zero, &[inc(2, Cmp::Ne, 15, true)]), None);
+        assert_eq!(
+            induction_range(&[Range::constant(2)], &[inc(4, Cmp::Ne, 256, true)]),
+            None
+        );
+        assert_eq!(
+            induction_range(&[r(0, 4)], &[inc(4, Cmp::Ne, 256, true)]),
+            None
+        );
+        assert_eq!(
+            induction_range(
+                &zero,
+                &[inc(4, Cmp::Ne, 256, true), inc(2, Cmp::Ult, 100, true)]
+            ),
+            None
+        );
+        // ... and one that lands on it: SHA-256's `for (i = 0; i != 256; i += 4)`.
+        assert_eq!(
+            induction_range(&zero, &[inc(4, Cmp::Ne, 256, true)]),
+            Some(r(0, 252))
+        );
+        assert_eq!(
+            induction_range(&zero, &[inc(4, Cmp::Ne, 256, false)]),
+            Some(r(0, 256))
+        );
+        assert_eq!(induction_range(&zero, &[inc(4, Cmp::Ne, 2, true)]), None);
         // A bound near 2^32 lets `i + step` wrap.
         assert_eq!(
             induction_range(&zero, &[inc(8, Cmp::Ult, U32_MAX - 2, true)]),

@@ -13,6 +13,7 @@
 //! If you want a JIT or an embedding API, use wasmtime instead.
 
 pub mod abi;
+pub mod addressing;
 pub mod codegen;
 pub mod context_free;
 pub mod emit;
@@ -22,6 +23,7 @@ pub mod link;
 pub mod module_info;
 pub mod target;
 pub mod translate;
+pub mod value_ranges;
 
 pub use error::{CompileError, Location};
 pub use target::Target;

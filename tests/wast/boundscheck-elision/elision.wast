@@ -158,6 +158,21 @@
       (local.set $s (i32.add (local.get $s) (i32.load (i32.shl (local.get $i) (i32.const 2)))))
       (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 16384))))
     (local.get $s))
+  ;; `!=` with a step of four lands on the bound from a multiple of four;
+  ;; from 2 it steps over the bound and runs past the end of memory.
+  (func (export "until_by_four") (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (local.get $i))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4))) (i32.const 65536))))
+    (local.get $s))
+  (func (export "until_by_four_from_two") (result i32)
+    (local $i i32) (local $s i32)
+    (local.set $i (i32.const 2))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (local.get $i))))
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4))) (i32.const 65536))))
+    (local.get $s))
   ;; A bound that is not a constant keeps the check.
   (func (export "sum") (param $n i32) (result i32) (call $sum (local.get $n)))
   ;; Masks: an index masked below the minimum needs no check.
@@ -175,6 +190,8 @@
 (assert_return (invoke "until" (i32.const 16380)) (i32.const 1))
 (assert_trap (invoke "until" (i32.const 16385)) "out of bounds memory access")
 (assert_return (invoke "until_from_zero") (i32.const 1))
+(assert_return (invoke "until_by_four") (i32.const 1))
+(assert_trap (invoke "until_by_four_from_two") "out of bounds memory access")
 (assert_return (invoke "sum" (i32.const 16384)) (i32.const 1))
 (assert_trap (invoke "sum" (i32.const 16385)) "out of bounds memory access")
 (assert_return (invoke "masked" (i32.const 0xfffffffc)) (i32.const 1))
