@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bump when the descriptor or the static record changes shape.
-pub const DESC_VERSION: u32 = 1;
+pub const DESC_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ValType {
@@ -132,6 +132,9 @@ pub struct ElemSegment {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataSegment {
     pub mode: SegmentMode,
+    /// One byte string, not a sequence of numbers: decoding is one copy
+    /// (a kernel's data is megabytes, read at every start).
+    #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
 }
 
@@ -142,6 +145,64 @@ pub struct TrapSite {
     pub func: u32,
     pub offset: u32,
     pub code: u8,
+}
+
+/// Every trap site of a module, sorted by (func, offset), packed as
+/// `TRAP_RECORD`-byte little-endian records (func, offset, code). A module
+/// has one site per instruction that may trap (hundreds of thousands in a
+/// kernel): kept packed, loading the descriptor copies them in one go and
+/// the trap handler binary-searches them in place, instead of decoding a
+/// record per site at every start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrapTable(#[serde(with = "serde_bytes")] Vec<u8>);
+
+const TRAP_RECORD: usize = 9;
+
+impl TrapTable {
+    /// The table of `sites`, which it sorts.
+    pub fn new(mut sites: Vec<TrapSite>) -> TrapTable {
+        sites.sort_unstable();
+        let mut bytes = Vec::with_capacity(sites.len() * TRAP_RECORD);
+        for s in sites {
+            bytes.extend_from_slice(&s.func.to_le_bytes());
+            bytes.extend_from_slice(&s.offset.to_le_bytes());
+            bytes.push(s.code);
+        }
+        TrapTable(bytes)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len() / TRAP_RECORD
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.len() < TRAP_RECORD
+    }
+
+    pub fn get(&self, i: usize) -> Option<TrapSite> {
+        let r = self.0.get(i * TRAP_RECORD..(i + 1) * TRAP_RECORD)?;
+        let word = |at: usize| u32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
+        Some(TrapSite {
+            func: word(0),
+            offset: word(4),
+            code: r[8],
+        })
+    }
+
+    /// The trap code at `offset` bytes into defined function `func`.
+    pub fn code_at(&self, func: u32, offset: u32) -> Option<u8> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let s = self.get(mid)?;
+            match (s.func, s.offset).cmp(&(func, offset)) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(s.code),
+            }
+        }
+        None
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -176,8 +237,7 @@ pub struct ModuleDesc {
     pub func_names: Vec<String>,
     /// Code size of every defined function, for PC -> function lookup.
     pub func_sizes: Vec<u32>,
-    /// Sorted by (func, offset).
-    pub trap_sites: Vec<TrapSite>,
+    pub trap_sites: TrapTable,
     /// Compiled with interrupt checks (`CompileOptions::interruptible`): the
     /// Linux Runner preempts code without them asynchronously instead.
     pub interrupt_checks: bool,
@@ -241,3 +301,44 @@ unsafe impl Sync for VMModuleStatic {}
 /// Integers and float bits are stored little-endian from byte 0, references
 /// as pointer-sized integers.
 pub type ValRaw = u128;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(func: u32, offset: u32, code: u8) -> TrapSite {
+        TrapSite { func, offset, code }
+    }
+
+    #[test]
+    fn trap_table_sorts_and_finds() {
+        let t = TrapTable::new(vec![site(2, 8, 3), site(0, 4, 1), site(2, 0, 2)]);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.get(0), Some(site(0, 4, 1)));
+        assert_eq!(t.get(2), Some(site(2, 8, 3)));
+        assert_eq!(t.get(3), None);
+        assert_eq!(t.code_at(2, 0), Some(2));
+        assert_eq!(t.code_at(2, 8), Some(3));
+        assert_eq!(t.code_at(0, 4), Some(1));
+        assert_eq!(t.code_at(1, 4), None);
+        assert_eq!(t.code_at(2, 4), None);
+        assert!(TrapTable::default().is_empty());
+        assert_eq!(TrapTable::default().code_at(0, 0), None);
+    }
+
+    #[test]
+    fn descriptor_round_trip() {
+        let desc = ModuleDesc {
+            name: "m".into(),
+            data: vec![DataSegment {
+                mode: SegmentMode::Passive,
+                bytes: (0..=255).collect(),
+            }],
+            trap_sites: TrapTable::new(vec![site(1, 2, 3), site(0, 9, 4)]),
+            ..ModuleDesc::default()
+        };
+        let bytes = desc.encode();
+        assert_eq!(ModuleDesc::decode(&bytes), Ok(desc));
+        assert!(ModuleDesc::decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

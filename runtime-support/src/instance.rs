@@ -148,7 +148,7 @@ pub struct Module {
 
 struct ModuleInner {
     record: &'static VMModuleStatic,
-    desc: ModuleDesc,
+    desc: Arc<ModuleDesc>,
     type_ids: Box<[u32]>,
     /// Payload values an exception buffer of this module holds (see
     /// `w2native_sjlj::layout`): the most any of its tags carries.
@@ -158,6 +158,11 @@ struct ModuleInner {
 impl Module {
     /// Reads and checks the record a compiled object provides.
     pub fn new(record: &'static VMModuleStatic) -> Result<Module, String> {
+        Module::with_desc(record, Module::decode_desc(record)?)
+    }
+
+    /// The descriptor of a record this runtime can load.
+    pub fn decode_desc(record: &'static VMModuleStatic) -> Result<ModuleDesc, String> {
         if record.version != DESC_VERSION {
             return Err(format!(
                 "module record version {} does not match runtime version {DESC_VERSION}",
@@ -176,7 +181,12 @@ impl Module {
             // SAFETY: the record points at `desc_len` bytes of static data.
             unsafe { std::slice::from_raw_parts(record.desc, record.desc_len) }
         };
-        let desc = ModuleDesc::decode(blob)?;
+        ModuleDesc::decode(blob)
+    }
+
+    /// A module whose descriptor the caller decoded (and may have adjusted)
+    /// from `record`'s.
+    pub fn with_desc(record: &'static VMModuleStatic, desc: ModuleDesc) -> Result<Module, String> {
         let name = if desc.name.is_empty() {
             "module"
         } else {
@@ -216,6 +226,7 @@ impl Module {
             .map(|&t| desc.types[t as usize].params.len() as u32)
             .max()
             .unwrap_or(0);
+        let desc = Arc::new(desc);
         traphandlers::register_module(record, &desc);
         Ok(Module {
             inner: Arc::new(ModuleInner {

@@ -27,9 +27,9 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Once, OnceLock, RwLock};
+use std::sync::{Arc, Once, OnceLock, RwLock};
 
-use w2native_environ::{ModuleDesc, Trap, TrapSite, VMModuleStatic};
+use w2native_environ::{ModuleDesc, Trap, VMModuleStatic};
 
 /// Register save area of `w2n_call_protected`, big enough for every arch.
 #[repr(C, align(16))]
@@ -59,71 +59,89 @@ extern "C" {
 
 /// What the trap handler knows about one registered module.
 pub struct CodeModule {
-    pub name: String,
-    pub num_imported_funcs: u32,
-    pub func_names: Vec<String>,
-    pub trap_sites: Vec<TrapSite>,
+    /// Shared with the `Module`: a kernel's names and trap sites are
+    /// megabytes, not worth a copy.
+    desc: Arc<ModuleDesc>,
 }
 
 impl CodeModule {
     fn func_name(&self, defined: u32) -> &str {
-        self.func_names
-            .get((defined + self.num_imported_funcs) as usize)
+        self.desc
+            .func_names
+            .get((defined + self.desc.num_imported_funcs) as usize)
             .map(|s| s.as_str())
             .unwrap_or("?")
     }
 
     fn trap_at(&self, func: u32, offset: u32) -> Option<Trap> {
-        let i = self
-            .trap_sites
-            .binary_search_by(|s| (s.func, s.offset).cmp(&(func, offset)))
-            .ok()?;
-        Trap::from_code(self.trap_sites[i].code)
+        Trap::from_code(self.desc.trap_sites.code_at(func, offset)?)
     }
 }
 
-#[derive(Clone, Copy)]
-struct FuncEntry {
+/// The code of one registered module: its functions' address ranges,
+/// sorted, for the trap handler's binary search. One entry per module
+/// keeps registration to a sort (a kernel has tens of thousands of
+/// functions: an ordered-map insert each was a measurable part of start).
+struct ModuleCode {
+    /// End of the module's highest function.
     end: usize,
     module: &'static CodeModule,
-    index: u32,
+    /// (start, size, defined function index), by start.
+    funcs: Box<[(usize, u32, u32)]>,
 }
 
-static CODE: RwLock<BTreeMap<usize, FuncEntry>> = RwLock::new(BTreeMap::new());
+impl ModuleCode {
+    /// The function containing `pc` and the offset of `pc` in it.
+    fn find(&self, pc: usize) -> Option<(u32, u32)> {
+        let i = self.funcs.partition_point(|&(start, _, _)| start <= pc);
+        let &(start, size, index) = self.funcs.get(i.checked_sub(1)?)?;
+        let offset = pc - start;
+        (offset < size as usize).then_some((index, offset as u32))
+    }
+}
+
+/// Keyed by the start of each module's lowest function.
+static CODE: RwLock<BTreeMap<usize, ModuleCode>> = RwLock::new(BTreeMap::new());
 static REGISTERED: RwLock<BTreeMap<usize, &'static CodeModule>> = RwLock::new(BTreeMap::new());
 static MEMORIES: RwLock<BTreeMap<usize, usize>> = RwLock::new(BTreeMap::new());
 
 /// Registers the code of a module record once; records are `'static`, so
 /// the entries are never removed.
-pub fn register_module(record: &'static VMModuleStatic, desc: &ModuleDesc) {
+pub fn register_module(record: &'static VMModuleStatic, desc: &Arc<ModuleDesc>) {
     let key = record as *const VMModuleStatic as usize;
     let mut reg = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
     if reg.contains_key(&key) {
         return;
     }
-    let module: &'static CodeModule = Box::leak(Box::new(CodeModule {
-        name: desc.name.clone(),
-        num_imported_funcs: desc.num_imported_funcs,
-        func_names: desc.func_names.clone(),
-        trap_sites: desc.trap_sites.clone(),
-    }));
+    let module: &'static CodeModule = Box::leak(Box::new(CodeModule { desc: desc.clone() }));
     reg.insert(key, module);
-    let mut code = CODE.write().unwrap_or_else(|e| e.into_inner());
-    for (i, size) in desc.func_sizes.iter().enumerate() {
-        if i >= record.num_funcs || *size == 0 {
-            continue;
-        }
+    let mut funcs: Vec<(usize, u32, u32)> = desc
+        .func_sizes
+        .iter()
+        .take(record.num_funcs)
+        .enumerate()
+        .filter(|&(_, &size)| size != 0)
         // SAFETY: `funcs` has `num_funcs` entries (checked by Module::new).
-        let start = unsafe { *record.funcs.add(i) } as usize;
-        code.insert(
-            start,
-            FuncEntry {
-                end: start + *size as usize,
-                module,
-                index: i as u32,
-            },
-        );
-    }
+        .map(|(i, &size)| (unsafe { *record.funcs.add(i) } as usize, size, i as u32))
+        .collect();
+    funcs.sort_unstable();
+    let (Some(&(low, _, _)), Some(end)) = (
+        funcs.first(),
+        funcs
+            .iter()
+            .map(|&(start, size, _)| start + size as usize)
+            .max(),
+    ) else {
+        return;
+    };
+    let entry = ModuleCode {
+        end,
+        module,
+        funcs: funcs.into_boxed_slice(),
+    };
+    CODE.write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(low, entry);
 }
 
 pub(crate) fn register_memory(base: usize, len: usize) {
@@ -155,12 +173,11 @@ fn try_read_spin<T>(lock: &RwLock<T>) -> Option<std::sync::RwLockReadGuard<'_, T
 
 fn lookup_code(pc: usize) -> Option<(&'static CodeModule, u32, u32)> {
     let code = try_read_spin(&CODE)?;
-    let (start, e) = code.range(..=pc).next_back()?;
-    if pc < e.end {
-        Some((e.module, e.index, (pc - start) as u32))
-    } else {
-        None
-    }
+    // Modules' ranges may interleave if the linker mixed their sections.
+    code.range(..=pc)
+        .rev()
+        .filter(|(_, m)| pc < m.end)
+        .find_map(|(_, m)| m.find(pc).map(|(index, offset)| (m.module, index, offset)))
 }
 
 fn in_memory_reservation(addr: usize) -> bool {
@@ -196,7 +213,7 @@ impl fmt::Display for TrapLocation {
         write!(
             f,
             "{}!{}+{:#x}",
-            self.module.name,
+            self.module.desc.name,
             self.module.func_name(self.func),
             self.offset
         )

@@ -6,7 +6,7 @@
 use runtime_support::builtins::BUILTINS;
 use runtime_support::environ::{
     ConstExpr, ConstOp, DataSegment, ElemSegment, Export, ExportKind, FuncType, GlobalType, Import,
-    ImportKind, Limits, MemoryType, ModuleDesc, SegmentMode, TableType, Trap, TrapSite,
+    ImportKind, Limits, MemoryType, ModuleDesc, SegmentMode, TableType, Trap, TrapSite, TrapTable,
     VMModuleStatic, ValRaw, ValType, DESC_VERSION,
 };
 use runtime_support::vm::VMContext;
@@ -220,11 +220,11 @@ fn descriptor(data_offset: i32) -> ModuleDesc {
             "call_add".into(),
         ],
         func_sizes: sizes.to_vec(),
-        trap_sites: vec![TrapSite {
+        trap_sites: TrapTable::new(vec![TrapSite {
             func: 1,
             offset: 1,
             code: Trap::UnreachableCodeReached as u8,
-        }],
+        }]),
         interrupt_checks: false,
         funcs_with_try: Vec::new(),
     }

@@ -13,7 +13,7 @@ use cranelift_codegen::Context;
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_module::{FuncId, ModuleReloc};
 use rayon::prelude::*;
-use w2native_environ::{ModuleDesc, TrapSite};
+use w2native_environ::{ModuleDesc, TrapSite, TrapTable};
 
 /// Machine code of one defined function.
 pub struct CompiledFunction {
@@ -58,13 +58,14 @@ pub fn compile_functions(
     let elided_checks = env.elision.elided.into_inner();
 
     let mut compiled = Vec::with_capacity(results.len());
+    let mut trap_sites = Vec::new();
     for r in results {
         let (f, traps) = r?;
         desc.func_sizes.push(f.bytes.len() as u32);
-        desc.trap_sites.extend(traps);
+        trap_sites.extend(traps);
         compiled.push(f);
     }
-    desc.trap_sites.sort();
+    desc.trap_sites = TrapTable::new(trap_sites);
     Ok(CompiledModule {
         desc,
         functions: compiled,

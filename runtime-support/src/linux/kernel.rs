@@ -55,36 +55,20 @@ pub fn kernel() -> &'static Kernel {
     KERNEL.get().expect("kernel instantiated")
 }
 
-/// The kernel's record with its memory marked `shared`: user programs
+/// The kernel's module with its memory marked `shared`: user programs
 /// import that one memory as `env.memory shared` (docs/guest-abi.md), and
 /// the import check compares the flag. Nothing else changes: a memory's
 /// base never moves and threads already share it; the kernel's code was
 /// compiled for an unshared memory, which it may keep assuming, since it
 /// runs on one thread at a time.
-fn shared_memory_record(
-    record: &'static VMModuleStatic,
-) -> Result<&'static VMModuleStatic, String> {
-    if record.desc.is_null() || record.desc_len == 0 {
-        return Ok(record);
+fn shared_memory_module(record: &'static VMModuleStatic) -> Result<Module, String> {
+    let mut desc = Module::decode_desc(record)?;
+    if desc.num_imported_memories == 0 {
+        if let Some(m) = desc.memories.first_mut() {
+            m.shared = true;
+        }
     }
-    // SAFETY: the record points at `desc_len` bytes of static data.
-    let blob = unsafe { std::slice::from_raw_parts(record.desc, record.desc_len) };
-    let mut desc = w2native_environ::ModuleDesc::decode(blob)?;
-    match desc.memories.first_mut() {
-        Some(m) if desc.num_imported_memories == 0 => m.shared = true,
-        _ => return Ok(record),
-    }
-    let blob: &'static [u8] = Box::leak(desc.encode().into_boxed_slice());
-    Ok(Box::leak(Box::new(VMModuleStatic {
-        version: record.version,
-        pointer_size: record.pointer_size,
-        desc: blob.as_ptr(),
-        desc_len: blob.len(),
-        funcs: record.funcs,
-        num_funcs: record.num_funcs,
-        trampolines: record.trampolines,
-        num_types: record.num_types,
-    })))
+    Module::with_desc(record, desc)
 }
 
 fn sig(params: &[ValType], results: &[ValType]) -> FuncType {
@@ -97,7 +81,7 @@ fn sig(params: &[ValType], results: &[ValType]) -> FuncType {
 impl Kernel {
     /// Instantiates `record` with the host ops and finds its entry points.
     pub fn instantiate(record: &'static VMModuleStatic) -> Result<&'static Kernel, String> {
-        let module = Module::new(shared_memory_record(record)?)?;
+        let module = shared_memory_module(record)?;
         for imp in module.imports() {
             let ok = imp.module == "host"
                 && matches!(imp.kind, ImportKind::Func(_))
