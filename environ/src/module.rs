@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bump when the descriptor or the static record changes shape.
-pub const DESC_VERSION: u32 = 2;
+pub const DESC_VERSION: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ValType {
@@ -153,6 +153,57 @@ pub struct TrapSite {
 /// kernel): kept packed, loading the descriptor copies them in one go and
 /// the trap handler binary-searches them in place, instead of decoding a
 /// record per site at every start.
+/// Strings by index, stored as one text and the end of each: a module has
+/// a name per function (tens of thousands in a kernel), and one string
+/// allocation and UTF-8 check each was a visible part of every start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Names {
+    text: String,
+    /// Little-endian `u32` end offsets into `text`, one per name.
+    #[serde(with = "serde_bytes")]
+    ends: Vec<u8>,
+}
+
+impl Names {
+    pub fn len(&self) -> usize {
+        self.ends.len() / 4
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn end(&self, i: usize) -> Option<usize> {
+        let b = self.ends.get(i * 4..i * 4 + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let start = if i == 0 { 0 } else { self.end(i - 1)? };
+        // A corrupt table gives `None` rather than a panic.
+        self.text.get(start..self.end(i)?)
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Names {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Names {
+        let mut names = Names::default();
+        for s in iter {
+            names.text.push_str(s.as_ref());
+            let end = u32::try_from(names.text.len()).expect("names under 4 GiB");
+            names.ends.extend_from_slice(&end.to_le_bytes());
+        }
+        names
+    }
+}
+
+impl std::ops::Index<usize> for Names {
+    type Output = str;
+    fn index(&self, i: usize) -> &str {
+        self.get(i).expect("name index in range")
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrapTable(#[serde(with = "serde_bytes")] Vec<u8>);
 
@@ -234,7 +285,7 @@ pub struct ModuleDesc {
     pub elements: Vec<ElemSegment>,
     pub data: Vec<DataSegment>,
     /// Name of every function index (name section, else export, else `f<i>`).
-    pub func_names: Vec<String>,
+    pub func_names: Names,
     /// Code size of every defined function, for PC -> function lookup.
     pub func_sizes: Vec<u32>,
     pub trap_sites: TrapTable,
@@ -327,6 +378,17 @@ mod tests {
     }
 
     #[test]
+    fn names_by_index() {
+        let names: Names = ["main", "", "f2"].into_iter().collect();
+        assert_eq!(names.len(), 3);
+        assert_eq!(names.get(0), Some("main"));
+        assert_eq!(names.get(1), Some(""));
+        assert_eq!(&names[2], "f2");
+        assert_eq!(names.get(3), None);
+        assert!(Names::default().is_empty());
+    }
+
+    #[test]
     fn descriptor_round_trip() {
         let desc = ModuleDesc {
             name: "m".into(),
@@ -335,6 +397,7 @@ mod tests {
                 bytes: (0..=255).collect(),
             }],
             trap_sites: TrapTable::new(vec![site(1, 2, 3), site(0, 9, 4)]),
+            func_names: ["a", "b"].into_iter().collect(),
             ..ModuleDesc::default()
         };
         let bytes = desc.encode();

@@ -69,7 +69,6 @@ impl CodeModule {
         self.desc
             .func_names
             .get((defined + self.desc.num_imported_funcs) as usize)
-            .map(|s| s.as_str())
             .unwrap_or("?")
     }
 

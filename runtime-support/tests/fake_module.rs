@@ -213,12 +213,7 @@ fn descriptor(data_offset: i32) -> ModuleDesc {
             },
             bytes: vec![1, 2, 3, 4],
         }],
-        func_names: vec![
-            "add".into(),
-            "load".into(),
-            "trap".into(),
-            "call_add".into(),
-        ],
+        func_names: ["add", "load", "trap", "call_add"].into_iter().collect(),
         func_sizes: sizes.to_vec(),
         trap_sites: TrapTable::new(vec![TrapSite {
             func: 1,

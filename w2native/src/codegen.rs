@@ -137,7 +137,10 @@ fn compile_one(
     let func_index = env.desc.num_imported_funcs + def_index;
     let loc = || Location {
         module: String::new(),
-        func: Some((func_index, env.desc.func_names[func_index as usize].clone())),
+        func: Some((
+            func_index,
+            env.desc.func_names[func_index as usize].to_string(),
+        )),
         offset: None,
     };
     ctx.clear();
@@ -353,7 +356,7 @@ pub fn functions_as_clif(
         let index = desc.num_imported_funcs as usize + i;
         text.push_str(&format!(
             "; function {index} `{}`\n{}\n",
-            desc.func_names[index],
+            &desc.func_names[index],
             func.display()
         ));
     }

@@ -293,7 +293,7 @@ pub fn invoke_callee_type(ty: &env::FuncType) -> env::FuncType {
 }
 
 /// Name of every function: name section first, then export name, then `f<index>`.
-fn function_names(desc: &env::ModuleDesc, from_section: Vec<(u32, String)>) -> Vec<String> {
+fn function_names(desc: &env::ModuleDesc, from_section: Vec<(u32, String)>) -> env::Names {
     let mut names: Vec<Option<String>> = vec![None; desc.funcs.len()];
     for (i, import) in desc
         .imports

@@ -94,7 +94,7 @@ pub fn translate_function(
         *builder_ctx = FunctionBuilderContext::new();
         let func_index = env.desc.num_imported_funcs + def_index;
         let name = env.desc.func_names.get(func_index as usize);
-        with_function(e, func_index, name.cloned().unwrap_or_default())
+        with_function(e, func_index, name.unwrap_or_default().to_string())
     })
 }
 
