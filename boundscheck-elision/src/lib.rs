@@ -234,6 +234,38 @@ impl Range {
         }
     }
 
+    /// Any value of `bits` bits (a zero-extending 8- or 16-bit load, a
+    /// zero-extended compare).
+    pub fn bits(bits: u32) -> Range {
+        Range {
+            lo: 0,
+            hi: (1u64 << bits.min(32)) - 1,
+        }
+    }
+
+    /// `a % c` (unsigned): below `c`, and never above `a`. `None` for
+    /// `c == 0`, which traps.
+    pub fn urem(a: Option<Range>, c: u32) -> Option<Range> {
+        let limit = u64::from(c).checked_sub(1)?;
+        Some(Range {
+            lo: 0,
+            hi: a.map_or(limit, |a| a.hi.min(limit)),
+        })
+    }
+
+    /// `a / c` (unsigned). `None` for `c == 0`, which traps.
+    pub fn udiv(a: Option<Range>, c: u32) -> Option<Range> {
+        let c = u64::from(c);
+        if c == 0 {
+            return None;
+        }
+        let a = a.unwrap_or(Range { lo: 0, hi: U32_MAX });
+        Some(Range {
+            lo: a.lo / c,
+            hi: a.hi / c,
+        })
+    }
+
     pub fn union(self, other: Range) -> Range {
         Range {
             lo: self.lo.min(other.lo),
@@ -430,6 +462,15 @@ mod tests {
         assert_eq!(Range::and_mask(None, 63), r(0, 63));
         assert_eq!(Range::and_mask(Some(r(0, 7)), 63), r(0, 7));
         assert_eq!(Range::ushr(None, 28), r(0, 15));
+        assert_eq!(Range::bits(8), r(0, 255));
+        assert_eq!(Range::bits(16), r(0, 65535));
+        assert_eq!(Range::bits(32), r(0, U32_MAX));
+        assert_eq!(Range::urem(None, 4096), Some(r(0, 4095)));
+        assert_eq!(Range::urem(Some(r(0, 9)), 4096), Some(r(0, 9)));
+        assert_eq!(Range::urem(None, 0), None);
+        assert_eq!(Range::udiv(None, 16), Some(r(0, U32_MAX / 16)));
+        assert_eq!(Range::udiv(Some(r(32, 100)), 16), Some(r(2, 6)));
+        assert_eq!(Range::udiv(None, 0), None);
         assert!(r(0, 65532).in_bounds(4, PAGE));
         assert!(!r(0, 65533).in_bounds(4, PAGE));
     }

@@ -91,9 +91,28 @@ impl<'f> Ranges<'f> {
                             (Some(m), _) => Some(Range::and_mask(self.of(b), m)),
                             _ => None,
                         },
+                        Opcode::Urem => Range::urem(self.of(a), cb?),
+                        Opcode::Udiv => Range::udiv(self.of(a), cb?),
                         _ => None,
                     }
                 }
+                // Table lookups index with bytes and halfwords.
+                I::Load {
+                    opcode: Opcode::Uload8,
+                    ..
+                } => Some(Range::bits(8)),
+                I::Load {
+                    opcode: Opcode::Uload16,
+                    ..
+                } => Some(Range::bits(16)),
+                I::Unary {
+                    opcode: Opcode::Uextend,
+                    arg,
+                } => Some(Range::bits(dfg.value_type(arg).bits())),
+                I::Unary {
+                    opcode: Opcode::Clz | Opcode::Ctz | Opcode::Popcnt,
+                    ..
+                } => Some(Range { lo: 0, hi: 32 }),
                 _ => None,
             },
             ValueDef::Param(block, index) => self.block_param(block, index, v),
