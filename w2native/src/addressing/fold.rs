@@ -57,30 +57,18 @@ pub(crate) fn fold_address_arith(func: &mut ir::Function) {
     }
 }
 
-/// `uextend.i64` of an `i32` whose result only feeds adds: `(inst, arg)`.
+/// The zero-extensions whose result only feeds adds: `(inst, arg)`.
 fn address_extends(func: &ir::Function) -> Vec<(ir::Inst, Value)> {
     let dfg = &func.dfg;
-    let mut other_uses: HashSet<Value> = HashSet::new();
-    let mut extends = Vec::new();
-    for block in func.layout.blocks() {
-        for inst in func.layout.block_insts(block) {
-            let data = &dfg.insts[inst];
-            if data.opcode() != Opcode::Iadd {
-                other_uses.extend(dfg.inst_values(inst).map(|v| dfg.resolve_aliases(v)));
-            }
-            if let I::Unary {
-                opcode: Opcode::Uextend,
-                arg,
-            } = *data
-            {
-                if dfg.value_type(dfg.first_result(inst)) == types::I64
-                    && dfg.value_type(arg) == types::I32
-                {
-                    extends.push((inst, dfg.resolve_aliases(arg)));
-                }
-            }
-        }
-    }
+    let other_uses: HashSet<Value> = func
+        .layout
+        .blocks()
+        .flat_map(|block| func.layout.block_insts(block))
+        .filter(|&inst| dfg.insts[inst].opcode() != Opcode::Iadd)
+        .flat_map(|inst| dfg.inst_values(inst))
+        .map(|v| dfg.resolve_aliases(v))
+        .collect();
+    let mut extends = super::zero_extensions(func);
     extends.retain(|&(inst, _)| !other_uses.contains(&dfg.first_result(inst)));
     extends
 }

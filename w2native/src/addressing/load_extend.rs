@@ -15,31 +15,18 @@ pub(crate) fn widen_address_loads(func: &mut ir::Function) {
     use cranelift_codegen::ir::{types, InstBuilder, InstructionData as I, Opcode};
 
     let mut widened: std::collections::HashMap<ir::Inst, Vec<ir::Inst>> = Default::default();
-    for block in func.layout.blocks() {
-        for inst in func.layout.block_insts(block) {
-            let I::Unary {
-                opcode: Opcode::Uextend,
-                arg,
-            } = func.dfg.insts[inst]
-            else {
-                continue;
-            };
-            if func.dfg.value_type(func.dfg.first_result(inst)) != types::I64 {
-                continue;
-            }
-            let Some(load) = func.dfg.value_def(arg).inst() else {
-                continue;
-            };
-            if let I::Load {
-                opcode: Opcode::Load,
-                ..
-            } = func.dfg.insts[load]
-            {
-                if func.dfg.value_type(arg) == types::I32
-                    && func.dfg.value_type(func.dfg.inst_args(load)[0]) == types::I64
-                {
-                    widened.entry(load).or_default().push(inst);
-                }
+    for (inst, arg) in super::zero_extensions(func) {
+        let Some(load) = func.dfg.value_def(arg).inst() else {
+            continue;
+        };
+        if let I::Load {
+            opcode: Opcode::Load,
+            arg: ptr,
+            ..
+        } = func.dfg.insts[load]
+        {
+            if func.dfg.value_type(ptr) == types::I64 {
+                widened.entry(load).or_default().push(inst);
             }
         }
     }

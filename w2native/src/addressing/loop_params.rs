@@ -27,25 +27,10 @@ pub(crate) fn widen_address_params(func: &mut ir::Function) {
     }
     // Candidates: non-entry i32 block parameters with a `uextend.i64` use.
     let mut extends: HashMap<ir::Value, Vec<ir::Inst>> = HashMap::new();
-    for block in func.layout.blocks() {
-        for inst in func.layout.block_insts(block) {
-            let I::Unary {
-                opcode: Opcode::Uextend,
-                arg,
-            } = func.dfg.insts[inst]
-            else {
-                continue;
-            };
-            let arg = func.dfg.resolve_aliases(arg);
-            if func.dfg.value_type(func.dfg.first_result(inst)) != types::I64
-                || func.dfg.value_type(arg) != types::I32
-            {
-                continue;
-            }
-            if let ir::ValueDef::Param(b, _) = func.dfg.value_def(arg) {
-                if b != entry {
-                    extends.entry(arg).or_default().push(inst);
-                }
+    for (inst, arg) in super::zero_extensions(func) {
+        if let ir::ValueDef::Param(b, _) = func.dfg.value_def(arg) {
+            if b != entry {
+                extends.entry(arg).or_default().push(inst);
             }
         }
     }

@@ -23,6 +23,28 @@ pub(crate) use loop_params::widen_address_params;
 /// function of the benchmarks got faster or stayed.
 pub(crate) const WIDEN_MAX_VALUES: usize = 10_000;
 
+/// Every `uextend.i64` of an `i32` (a wasm address on its way to the heap
+/// base, or an `i64.extend_i32_u`), with its argument alias-resolved: what
+/// each rewrite here starts from.
+fn zero_extensions(func: &ir::Function) -> Vec<(ir::Inst, ir::Value)> {
+    let dfg = &func.dfg;
+    func.layout
+        .blocks()
+        .flat_map(|block| func.layout.block_insts(block))
+        .filter_map(|inst| match dfg.insts[inst] {
+            ir::InstructionData::Unary {
+                opcode: ir::Opcode::Uextend,
+                arg,
+            } if dfg.value_type(dfg.first_result(inst)) == ir::types::I64
+                && dfg.value_type(arg) == ir::types::I32 =>
+            {
+                Some((inst, dfg.resolve_aliases(arg)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 pub(crate) fn rewrite(func: &mut ir::Function) {
     // `x - k` as `x + (-k)`: one `lea` instead of `mov` + `sub`.
     sub_const::sub_const_as_add(func);
