@@ -147,12 +147,6 @@ pub struct TrapSite {
     pub code: u8,
 }
 
-/// Every trap site of a module, sorted by (func, offset), packed as
-/// `TRAP_RECORD`-byte little-endian records (func, offset, code). A module
-/// has one site per instruction that may trap (hundreds of thousands in a
-/// kernel): kept packed, loading the descriptor copies them in one go and
-/// the trap handler binary-searches them in place, instead of decoding a
-/// record per site at every start.
 /// Strings by index, stored as one text and the end of each: a module has
 /// a name per function (tens of thousands in a kernel), and one string
 /// allocation and UTF-8 check each was a visible part of every start.
@@ -174,8 +168,8 @@ impl Names {
     }
 
     fn end(&self, i: usize) -> Option<usize> {
-        let b = self.ends.get(i * 4..i * 4 + 4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        let (ends, _) = self.ends.as_chunks::<4>();
+        Some(u32::from_le_bytes(*ends.get(i)?) as usize)
     }
 
     pub fn get(&self, i: usize) -> Option<&str> {
@@ -204,6 +198,12 @@ impl std::ops::Index<usize> for Names {
     }
 }
 
+/// Every trap site of a module, sorted by (func, offset), packed as
+/// `TRAP_RECORD`-byte little-endian records (func, offset, code). A module
+/// has one site per instruction that may trap (hundreds of thousands in a
+/// kernel): kept packed, loading the descriptor copies them in one go and
+/// the trap handler binary-searches them in place, instead of decoding a
+/// record per site at every start.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrapTable(#[serde(with = "serde_bytes")] Vec<u8>);
 
@@ -223,36 +223,40 @@ impl TrapTable {
     }
 
     pub fn len(&self) -> usize {
-        self.0.len() / TRAP_RECORD
+        self.records().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.len() < TRAP_RECORD
+        self.records().is_empty()
+    }
+
+    fn records(&self) -> &[[u8; TRAP_RECORD]] {
+        self.0.as_chunks().0
     }
 
     pub fn get(&self, i: usize) -> Option<TrapSite> {
-        let r = self.0.get(i * TRAP_RECORD..(i + 1) * TRAP_RECORD)?;
-        let word = |at: usize| u32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
-        Some(TrapSite {
-            func: word(0),
-            offset: word(4),
-            code: r[8],
-        })
+        self.records().get(i).map(decode_trap_record)
     }
 
     /// The trap code at `offset` bytes into defined function `func`.
     pub fn code_at(&self, func: u32, offset: u32) -> Option<u8> {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let s = self.get(mid)?;
-            match (s.func, s.offset).cmp(&(func, offset)) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(s.code),
-            }
-        }
-        None
+        let records = self.records();
+        let i = records
+            .binary_search_by_key(&(func, offset), |r| {
+                let s = decode_trap_record(r);
+                (s.func, s.offset)
+            })
+            .ok()?;
+        Some(decode_trap_record(&records[i]).code)
+    }
+}
+
+fn decode_trap_record(r: &[u8; TRAP_RECORD]) -> TrapSite {
+    let word = |at: usize| u32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
+    TrapSite {
+        func: word(0),
+        offset: word(4),
+        code: r[8],
     }
 }
 

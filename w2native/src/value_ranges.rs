@@ -16,6 +16,18 @@ use cranelift_codegen::ir::{
 /// How deep the walk from an address to its sources may go.
 const MAX_DEPTH: usize = 24;
 
+/// `v` when it is an `i32` constant.
+pub fn i32_constant(func: &ir::Function, v: Value) -> Option<u32> {
+    let dfg = &func.dfg;
+    match dfg.insts[dfg.value_def(v).inst()?] {
+        I::UnaryImm {
+            opcode: Opcode::Iconst,
+            imm,
+        } if dfg.value_type(v) == types::I32 => Some(imm.bits() as u32),
+        _ => None,
+    }
+}
+
 pub struct Ranges<'f> {
     func: &'f ir::Function,
     cfg: &'f ControlFlowGraph,
@@ -51,14 +63,7 @@ impl<'f> Ranges<'f> {
     }
 
     fn constant(&self, v: Value) -> Option<u32> {
-        let dfg = &self.func.dfg;
-        match dfg.insts[dfg.value_def(v).inst()?] {
-            I::UnaryImm {
-                opcode: Opcode::Iconst,
-                imm,
-            } if dfg.value_type(v) == types::I32 => Some(imm.bits() as u32),
-            _ => None,
-        }
+        i32_constant(self.func, v)
     }
 
     fn compute(&mut self, v: Value) -> Option<Range> {

@@ -115,10 +115,6 @@ fn sem_try_down(c: &Cell) -> bool {
     false
 }
 
-/// Waits until the count is positive and takes one. A waiter registers in
-/// `waiters` before its last check, so an `up` that raced with it either
-/// made the count non-zero (the futex wait returns at once) or sees it and
-/// wakes it.
 /// How long `sem_down` polls before it sleeps on the futex (about 20 us
 /// of `pause`s on x86_64). A guest context switch is a semaphore handoff
 /// between host threads, and pipe ends often hand the CPU back within
@@ -131,6 +127,10 @@ fn sem_try_down(c: &Cell) -> bool {
 /// not move measurably.
 const SPINS_BEFORE_SLEEP: u32 = 1000;
 
+/// Waits until the count is positive and takes one. A waiter registers in
+/// `waiters` before its last check, so an `up` that raced with it either
+/// made the count non-zero (the futex wait returns at once) or sees it and
+/// wakes it.
 pub fn sem_down(handle: i32) {
     let c = cell(handle);
     if sem_try_down(c) {
@@ -138,7 +138,7 @@ pub fn sem_down(handle: i32) {
     }
     for _ in 0..SPINS_BEFORE_SLEEP {
         std::hint::spin_loop();
-        if c.count.load(Ordering::Relaxed) != 0 && sem_try_down(c) {
+        if sem_try_down(c) {
             return;
         }
     }

@@ -20,7 +20,7 @@ use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::flowgraph::ControlFlowGraph;
 use cranelift_codegen::ir::{self, types, InstBuilder, InstructionData as I, Opcode, Value};
 
-use crate::value_ranges::Ranges;
+use crate::value_ranges::{i32_constant as constant, Ranges};
 
 /// The 64-bit form of a non-wrapping `i32` expression.
 enum Wide {
@@ -102,16 +102,6 @@ fn leaf(func: &ir::Function, ranges: &mut Ranges<'_>, v: Value) -> Wide {
     plan(func, ranges, v)
         .or_else(|| constant(func, v).map(Wide::Const))
         .unwrap_or(Wide::Zext(v))
-}
-
-fn constant(func: &ir::Function, v: Value) -> Option<u32> {
-    match func.dfg.insts[func.dfg.value_def(v).inst()?] {
-        I::UnaryImm {
-            opcode: Opcode::Iconst,
-            imm,
-        } if func.dfg.value_type(v) == types::I32 => Some(imm.bits() as u32),
-        _ => None,
-    }
 }
 
 fn build(pos: &mut FuncCursor<'_>, wide: &Wide) -> Value {

@@ -16,11 +16,12 @@ use cranelift_codegen::ir;
 #[cfg(test)]
 pub(crate) use loop_params::widen_address_params;
 
-/// Largest function (IR values) `fold` and `loop_params` rewrite. In a huge function whose registers are all
-/// taken (sqlite's interpreter loop, 40% of its instructions spills,
-/// reloads and moves), the wider live values changed the register
-/// allocation for the worse: +5% and +2.8% there, while every smaller
-/// function of the benchmarks got faster or stayed.
+/// Largest function (IR values) `fold` and `loop_params` rewrite. In a
+/// huge function whose registers are all taken (sqlite's interpreter loop,
+/// 40% of its instructions spills, reloads and moves), the wider live
+/// values changed the register allocation for the worse: +5% and +2.8%
+/// there, while every smaller function of the benchmarks got faster or
+/// stayed.
 pub(crate) const WIDEN_MAX_VALUES: usize = 10_000;
 
 /// Every `uextend.i64` of an `i32` (a wasm address on its way to the heap
