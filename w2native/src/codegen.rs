@@ -145,6 +145,12 @@ fn compile_one(
     };
     ctx.clear();
     ctx.func = func;
+    crate::recursive_inline::inline_self_calls(ctx, def_index).map_err(|message| {
+        CompileError::Codegen {
+            loc: loc(),
+            message,
+        }
+    })?;
     stack_check(&mut ctx.func, env);
     crate::addressing::rewrite(&mut ctx.func);
     if verify {

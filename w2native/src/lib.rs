@@ -21,6 +21,7 @@ pub mod error;
 pub mod image;
 pub mod link;
 pub mod module_info;
+pub mod recursive_inline;
 pub mod target;
 pub mod translate;
 pub mod value_ranges;

@@ -19,7 +19,7 @@ mod exec_tests;
 mod interrupt;
 pub use interrupt::{call_conv as interrupt_call_conv, funcs_with_try};
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::error::{CompileError, Location, Result};
 use crate::module_info::{val_type, FunctionInput};

@@ -57,7 +57,10 @@ fn translate_for(
     Ok(out)
 }
 
-fn translate_with(wat: &str, bounds: BoundsMode) -> Result<Vec<ir::Function>, CompileError> {
+pub(crate) fn translate_with(
+    wat: &str,
+    bounds: BoundsMode,
+) -> Result<Vec<ir::Function>, CompileError> {
     translate_for(wat, bounds, Target::X86_64)
 }
 
