@@ -152,7 +152,7 @@ fn compile_one(
         }
     })?;
     stack_check(&mut ctx.func, env);
-    crate::addressing::rewrite(&mut ctx.func);
+    crate::addressing::rewrite(&mut ctx.func, env.offsets.memory_base() as i32);
     if verify {
         if let Err(errors) = cranelift_codegen::verify_function(&ctx.func, isa) {
             return Err(CompileError::Codegen {

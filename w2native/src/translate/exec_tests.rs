@@ -13,7 +13,7 @@ use crate::module_info::ModuleInfo;
 use crate::{BoundsMode, Target};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
-use cranelift_codegen::ir::ExternalName;
+use cranelift_codegen::ir::{self, ExternalName};
 use cranelift_codegen::FinalizedRelocTarget;
 use cranelift_frontend::FunctionBuilderContext;
 use w2native_environ::{ConstOp, SegmentMode};
@@ -48,6 +48,12 @@ extern "C" fn grow_stub(_vmctx: *mut u8, _delta: i32) -> i32 {
 
 impl Jit {
     fn new(wat: &str, bounds: BoundsMode) -> Jit {
+        Jit::with_pass(wat, bounds, |_, _| {})
+    }
+
+    /// Like `new`, with `pass` run on each function's IR (given the vmctx
+    /// offset of the heap base) before it is compiled.
+    fn with_pass(wat: &str, bounds: BoundsMode, pass: impl Fn(&mut ir::Function, i32)) -> Jit {
         let wasm = wat::parse_str(wat).expect("test module parses");
         let info = ModuleInfo::parse(&wasm, "exec").expect("module parses");
         assert_eq!(
@@ -72,7 +78,8 @@ impl Jit {
         let mut ctx = FunctionBuilderContext::new();
         let mut blobs = Vec::new();
         for (i, input) in info.functions.into_iter().enumerate() {
-            let func = translate_function(&env, i as u32, input, &mut ctx).expect("translates");
+            let mut func = translate_function(&env, i as u32, input, &mut ctx).expect("translates");
+            pass(&mut func, offsets.memory_base() as i32);
             let mut cctx = cranelift_codegen::Context::for_function(func);
             cctx.compile(&*isa, &mut ControlPlane::default())
                 .expect("compiles");
@@ -378,4 +385,44 @@ fn memory_globals_and_extension() {
             assert_eq!(j.i32_i32(8, 5), 11);
         },
     );
+}
+
+/// `addressing::heap_base_in_slot` (run on huge functions only) applied to
+/// small ones: loads, stores, a loop, calls and `memory.grow` read the base
+/// through the slot and must see the same memory.
+#[test]
+fn heap_base_in_a_stack_slot() {
+    let wat = r#"(module
+        (memory 1 2)
+        (data (i32.const 32) "\01\02\03\04\05\06\07\08")
+        (func $sum (param $n i32) (result i32) (local $i i32) (local $s i32)
+          (loop $l
+            (local.set $s (i32.add (local.get $s) (i32.load8_u offset=32 (local.get $i))))
+            (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                                (local.get $n))))
+          (local.get $s))
+        (func (param $n i32) (result i32)
+          (i32.store offset=32 (i32.const 0) (i32.const 0x0a0a0a0a))
+          (i32.add (call $sum (local.get $n)) (i32.load8_u offset=39 (i32.const 0))))
+        (func (param $n i32) (result i32)
+          (drop (memory.grow (local.get $n)))
+          (i32.store (i32.const 65532) (memory.size))
+          (i32.load (i32.const 65532))))"#;
+    for mode in [BoundsMode::Guard, BoundsMode::Explicit, BoundsMode::None] {
+        let j = Jit::with_pass(wat, mode, |func, base_offset| {
+            crate::addressing::heap_base_in_slot(func, base_offset);
+            let slot_loads = func
+                .layout
+                .blocks()
+                .flat_map(|b| func.layout.block_insts(b))
+                .filter(|&i| func.dfg.insts[i].opcode() == ir::Opcode::StackAddr)
+                .count();
+            // One store of the base, and a reload at each use.
+            assert!(slot_loads >= 2, "{mode:?}: {}", func.display());
+        });
+        assert_eq!(j.i32_i32(0, 8), 36, "{mode:?}");
+        assert_eq!(j.i32_i32(1, 8), 4 * 10 + 5 + 6 + 7 + 8 + 8, "{mode:?}");
+        // The stub's memory.grow fails: memory stays one page.
+        assert_eq!(j.i32_i32(2, 1), 1, "{mode:?}");
+    }
 }

@@ -1,0 +1,44 @@
+//! The heap base in a stack slot, for huge functions.
+
+use cranelift_codegen::cursor::{Cursor, FuncCursor};
+use cranelift_codegen::ir::{self, InstBuilder, StackSlotData, StackSlotKind};
+
+/// In a function too big for its registers, the heap base loaded at entry
+/// lives across everything and regalloc2 spills it, at a large frame
+/// offset. Storing it once in an explicit slot (the lowest one in the
+/// frame) and loading it at each use gives the allocator short live ranges
+/// and shorter instructions.
+pub fn heap_base_in_slot(func: &mut ir::Function, base_offset: i32) {
+    let Some(entry) = func.layout.entry_block() else {
+        return;
+    };
+    let vmctx = func.dfg.block_params(entry)[0];
+    let Some(load) = func.layout.block_insts(entry).find(|&inst| {
+        matches!(func.dfg.insts[inst], ir::InstructionData::Load {
+            opcode: ir::Opcode::Load, arg, offset, ..
+        } if arg == vmctx && i32::from(offset) == base_offset)
+    }) else {
+        return;
+    };
+    let base = func.dfg.first_result(load);
+    let slot = func.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
+    let users: Vec<ir::Inst> = func
+        .layout
+        .blocks()
+        .flat_map(|b| func.layout.block_insts(b))
+        .filter(|&inst| inst != load && func.dfg.inst_args(inst).contains(&base))
+        .collect();
+    let mut pos = FuncCursor::new(func).after_inst(load);
+    pos.ins().stack_store(ir::types::I64, base, slot, 0);
+    for inst in users {
+        pos.goto_inst(inst);
+        let reload = pos
+            .ins()
+            .stack_load(ir::types::I64, ir::types::I64, slot, 0);
+        for arg in pos.func.dfg.inst_args_mut(inst) {
+            if *arg == base {
+                *arg = reload;
+            }
+        }
+    }
+}
