@@ -29,6 +29,8 @@ pub struct CompiledModule {
     pub functions: Vec<CompiledFunction>,
     /// Explicit bounds checks removed by `boundscheck-elision`.
     pub elided_checks: usize,
+    /// Functions inlined into their own self-calls (`recursive_inline`).
+    pub self_inlined: usize,
 }
 
 pub fn compile_functions(
@@ -43,7 +45,7 @@ pub fn compile_functions(
     let mut env = translate_env(&desc, isa, opts);
     env.context_free = find_context_free(&env, &mut functions)?;
 
-    let results: Vec<Result<(CompiledFunction, Vec<TrapSite>)>> = functions
+    let results: Vec<Result<(CompiledFunction, Vec<TrapSite>, bool)>> = functions
         .into_par_iter()
         .enumerate()
         .map_init(
@@ -59,8 +61,10 @@ pub fn compile_functions(
 
     let mut compiled = Vec::with_capacity(results.len());
     let mut trap_sites = Vec::new();
+    let mut self_inlined = 0;
     for r in results {
-        let (f, traps) = r?;
+        let (f, traps, inlined) = r?;
+        self_inlined += usize::from(inlined);
         desc.func_sizes.push(f.bytes.len() as u32);
         trap_sites.extend(traps);
         compiled.push(f);
@@ -70,6 +74,7 @@ pub fn compile_functions(
         desc,
         functions: compiled,
         elided_checks,
+        self_inlined,
     })
 }
 
@@ -133,7 +138,7 @@ fn compile_one(
     def_index: u32,
     env: &TranslateEnv<'_>,
     verify: bool,
-) -> Result<(CompiledFunction, Vec<TrapSite>)> {
+) -> Result<(CompiledFunction, Vec<TrapSite>, bool)> {
     let func_index = env.desc.num_imported_funcs + def_index;
     let loc = || Location {
         module: String::new(),
@@ -145,12 +150,13 @@ fn compile_one(
     };
     ctx.clear();
     ctx.func = func;
-    crate::recursive_inline::inline_self_calls(ctx, def_index).map_err(|message| {
-        CompileError::Codegen {
-            loc: loc(),
-            message,
-        }
-    })?;
+    let inlined =
+        crate::recursive_inline::inline_self_calls(ctx, def_index).map_err(|message| {
+            CompileError::Codegen {
+                loc: loc(),
+                message,
+            }
+        })?;
     stack_check(&mut ctx.func, env);
     crate::addressing::rewrite(&mut ctx.func, env.offsets.memory_base() as i32);
     if verify {
@@ -200,6 +206,7 @@ fn compile_one(
             relocs,
         },
         traps,
+        inlined,
     ))
 }
 

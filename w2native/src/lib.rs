@@ -84,6 +84,8 @@ pub struct Stats {
     pub trap_sites: usize,
     /// Explicit bounds checks removed by `boundscheck-elision`.
     pub elided_checks: usize,
+    /// Functions inlined into their own self-calls (`recursive_inline`).
+    pub self_inlined: usize,
 }
 
 /// Parses and validates the module sections, and sets up the target ISA.
@@ -121,6 +123,7 @@ pub fn compile_module(
         code_bytes: compiled.functions.iter().map(|f| f.bytes.len()).sum(),
         trap_sites: compiled.desc.trap_sites.len(),
         elided_checks: compiled.elided_checks,
+        self_inlined: compiled.self_inlined,
     };
     let object = emit::emit_module(isa, &compiled, &opts.namespace).map_err(|message| {
         CompileError::Codegen {

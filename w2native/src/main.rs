@@ -333,12 +333,13 @@ fn with_path(e: String, input: &Path, name: &str) -> String {
 
 fn print_stats(input: &Path, stats: &Stats, start: Instant) {
     eprintln!(
-        "{}: {} functions, {} bytes of code, {} trap sites, {} bounds checks elided, built in {:.3}s",
+        "{}: {} functions, {} bytes of code, {} trap sites, {} bounds checks elided, {} functions inlined into their self-calls, built in {:.3}s",
         input.display(),
         stats.functions,
         stats.code_bytes,
         stats.trap_sites,
         stats.elided_checks,
+        stats.self_inlined,
         start.elapsed().as_secs_f64()
     );
 }
