@@ -21,13 +21,18 @@ pub fn heap_base_in_slot(func: &mut ir::Function, base_offset: i32) {
         return;
     };
     let base = func.dfg.first_result(load);
-    let slot = func.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
     let users: Vec<ir::Inst> = func
         .layout
         .blocks()
         .flat_map(|b| func.layout.block_insts(b))
-        .filter(|&inst| inst != load && func.dfg.inst_args(inst).contains(&base))
+        .filter(|&inst| func.dfg.inst_args(inst).contains(&base))
         .collect();
+    if users.is_empty() {
+        // The load is dead and goes (it is `can_move`): a function without
+        // memory accesses may be context-free, called with a null vmctx.
+        return;
+    }
+    let slot = func.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
     let mut pos = FuncCursor::new(func).after_inst(load);
     pos.ins().stack_store(ir::types::I64, base, slot, 0);
     for inst in users {
@@ -40,5 +45,38 @@ pub fn heap_base_in_slot(func: &mut ir::Function, base_offset: i32) {
                 *arg = reload;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::tests::translate_with;
+    use crate::BoundsMode;
+
+    fn slots_after(wat: &str) -> usize {
+        let mut func = translate_with(wat, BoundsMode::Guard).expect("translates")[0].clone();
+        let base_offset =
+            crate::module_info::ModuleInfo::parse(&wat::parse_str(wat).expect("parses"), "t")
+                .expect("module")
+                .desc
+                .offsets(8)
+                .memory_base() as i32;
+        heap_base_in_slot(&mut func, base_offset);
+        func.sized_stack_slots.len()
+    }
+
+    #[test]
+    fn a_base_without_uses_stays_unloaded() {
+        // A memory-free function may be context-free (null vmctx): its dead
+        // base load must stay dead, not feed a store.
+        let wat = "(module (memory 1) (func (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))";
+        assert_eq!(slots_after(wat), 0);
+    }
+
+    #[test]
+    fn a_used_base_gets_its_slot() {
+        let wat = "(module (memory 1) (func (param i32) (result i32) (i32.load (local.get 0))))";
+        assert_eq!(slots_after(wat), 1);
     }
 }
