@@ -3,8 +3,10 @@
 //! Compiled code never references runtime symbols directly: it loads the
 //! function pointer from the builtins table whose address is stored in the
 //! `vmctx` (see [`crate::VMOffsets::builtins`]). That keeps module objects free
-//! of undefined symbols, so they link into executables, shared objects for the
-//! spec runner, and multi-module binaries alike.
+//! of undefined symbols other than the C library's `memmove` and `memset`
+//! (`memory.copy` and `memory.fill` call them directly), so they link into
+//! executables, shared objects for the spec runner, and multi-module binaries
+//! alike.
 //!
 //! The list is written once, in [`foreach_builtin!`]; the compiler derives
 //! Cranelift signatures from it and the runtime derives its typed table of
@@ -21,8 +23,6 @@ macro_rules! foreach_builtin {
     ($mac:ident) => {
         $mac! {
             memory_grow(vmctx: vmctx, delta: i32) -> i32;
-            memory_fill(vmctx: vmctx, dst: i32, val: i32, len: i32) -> i32;
-            memory_copy(vmctx: vmctx, dst: i32, src: i32, len: i32) -> i32;
             memory_init(vmctx: vmctx, seg: i32, dst: i32, src: i32, len: i32) -> i32;
             data_drop(vmctx: vmctx, seg: i32) -> i32;
             table_grow(vmctx: vmctx, table: i32, init: reference, delta: i32) -> i32;

@@ -97,39 +97,6 @@ mod imp {
         }
     }
 
-    pub unsafe extern "C" fn memory_fill(
-        vmctx: *mut VMContext,
-        dst: i32,
-        val: i32,
-        len: i32,
-    ) -> i32 {
-        match mem_range(instance(vmctx), dst, len) {
-            Some(p) => {
-                // SAFETY: range checked by mem_range.
-                unsafe { std::ptr::write_bytes(p, val as u8, len as u32 as usize) };
-                0
-            }
-            None => TRAP,
-        }
-    }
-
-    pub unsafe extern "C" fn memory_copy(
-        vmctx: *mut VMContext,
-        dst: i32,
-        src: i32,
-        len: i32,
-    ) -> i32 {
-        let inst = instance(vmctx);
-        match (mem_range(inst, dst, len), mem_range(inst, src, len)) {
-            (Some(d), Some(s)) => {
-                // SAFETY: both ranges checked; `copy` allows overlap.
-                unsafe { std::ptr::copy(s, d, len as u32 as usize) };
-                0
-            }
-            _ => TRAP,
-        }
-    }
-
     pub unsafe extern "C" fn memory_init(
         vmctx: *mut VMContext,
         seg: i32,

@@ -314,11 +314,6 @@ fn instantiate_call_and_trap() {
     let mem = instance.get_memory("mem").unwrap();
     // SAFETY: a live vmctx of this instance.
     unsafe {
-        assert_eq!((BUILTINS.memory_fill)(vmctx, 65530, 7, 7), 1);
-        assert_eq!(mem.read(65530, 6).unwrap(), vec![0; 6]);
-        assert_eq!((BUILTINS.memory_fill)(vmctx, 65530, 7, 6), 0);
-        assert_eq!((BUILTINS.memory_copy)(vmctx, 8, 0, 4), 0);
-        assert_eq!(mem.read(8, 4).unwrap(), vec![1, 2, 3, 4]);
         // The active data segment was dropped by instantiation.
         assert_eq!((BUILTINS.memory_init)(vmctx, 0, 0, 0, 1), 1);
         assert_eq!((BUILTINS.memory_init)(vmctx, 0, 0, 0, 0), 0);

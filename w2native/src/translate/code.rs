@@ -599,21 +599,11 @@ impl<'a, 'e, 'f> CodeTranslator<'a, 'e, 'f> {
             }
             O::MemoryFill { .. } => {
                 let (d, v, n) = self.pop3();
-                self.env.builtin_or_trap(
-                    &mut self.b,
-                    Builtin::memory_fill,
-                    &[d, v, n],
-                    Trap::MemoryOutOfBounds,
-                );
+                self.env.memory_fill(&mut self.b, d, v, n);
             }
             O::MemoryCopy { .. } => {
                 let (d, s, n) = self.pop3();
-                self.env.builtin_or_trap(
-                    &mut self.b,
-                    Builtin::memory_copy,
-                    &[d, s, n],
-                    Trap::MemoryOutOfBounds,
-                );
+                self.env.memory_copy(&mut self.b, d, s, n);
             }
             O::MemoryInit { data_index, .. } => {
                 let (d, s, n) = self.pop3();

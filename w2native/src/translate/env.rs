@@ -15,7 +15,7 @@ use boundscheck_elision::{CheckCache, Decision};
 
 use cranelift_codegen::ir::{
     self, condcodes::IntCC, types, AliasRegion, AliasRegionData, ExtFuncData, ExternalName,
-    InstBuilder, MemFlagsData, SigRef, TrapCode, UserExternalName, Value,
+    InstBuilder, LibCall, MemFlagsData, SigRef, TrapCode, UserExternalName, Value,
 };
 use cranelift_frontend::FunctionBuilder;
 use w2native_environ::{Builtin, Trap, ValType};
@@ -34,6 +34,7 @@ pub(crate) struct FuncEnv<'a, 'e> {
     regions: Regions,
     sigs: HashMap<u32, SigRef>,
     builtin_sigs: HashMap<Builtin, SigRef>,
+    libcalls: HashMap<LibCall, ir::FuncRef>,
     direct: HashMap<u32, ir::FuncRef>,
     /// Explicit checks already emitted, for `boundscheck-elision`.
     checks: CheckCache<Value, ir::Block>,
@@ -94,6 +95,7 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
             regions: Regions::default(),
             sigs: HashMap::new(),
             builtin_sigs: HashMap::new(),
+            libcalls: HashMap::new(),
             direct: HashMap::new(),
             checks: CheckCache::new(
                 env.desc
@@ -271,6 +273,72 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
         } else {
             b.ins().ireduce(types::I32, pages)
         }
+    }
+
+    /// `memory.copy`: one bounds check covering both ranges (the spec
+    /// traps before writing anything), then the C library's `memmove` on
+    /// native addresses. In every bounds mode: a host `memmove` running
+    /// into the guard region could not be told apart from a host crash.
+    pub fn memory_copy(&mut self, b: &mut FunctionBuilder, dst: Value, src: Value, len: Value) {
+        let (d, s, n) = (
+            self.to_ptr(b, dst),
+            self.to_ptr(b, src),
+            self.to_ptr(b, len),
+        );
+        let higher = b.ins().umax(d, s);
+        self.check_range(b, higher, n);
+        let base = self.memory_base(b);
+        let (to, from) = (b.ins().iadd(base, d), b.ins().iadd(base, s));
+        let ptr = self.ptr();
+        let memmove = self.libcall(b, LibCall::Memmove, &[ptr, ptr, ptr]);
+        b.ins().call(memmove, &[to, from, n]);
+    }
+
+    /// `memory.fill`, as `memory.copy`: checked, then `memset`.
+    pub fn memory_fill(&mut self, b: &mut FunctionBuilder, dst: Value, value: Value, len: Value) {
+        let (d, n) = (self.to_ptr(b, dst), self.to_ptr(b, len));
+        self.check_range(b, d, n);
+        let base = self.memory_base(b);
+        let to = b.ins().iadd(base, d);
+        let ptr = self.ptr();
+        let memset = self.libcall(b, LibCall::Memset, &[ptr, types::I32, ptr]);
+        b.ins().call(memset, &[to, value, n]);
+    }
+
+    /// Traps unless `[start, start + len)` lies inside the memory. Both are
+    /// zero-extended 32-bit values, so the sum cannot wrap in 64 bits.
+    fn check_range(&mut self, b: &mut FunctionBuilder, start: Value, len: Value) {
+        assert_eq!(self.ptr(), types::I64, "linear memory on 64-bit hosts only");
+        let end = b.ins().iadd(start, len);
+        let length = self.memory_length(b);
+        let outside = b.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
+        self.trapnz(b, outside, Trap::MemoryOutOfBounds);
+    }
+
+    /// A C library function, called with the platform's C convention; the
+    /// object writer names it as an undefined symbol for the linker.
+    fn libcall(
+        &mut self,
+        b: &mut FunctionBuilder,
+        call: LibCall,
+        params: &[ir::Type],
+    ) -> ir::FuncRef {
+        if let Some(&f) = self.libcalls.get(&call) {
+            return f;
+        }
+        let mut sig = ir::Signature::new(self.env.abi.call_conv);
+        sig.params
+            .extend(params.iter().map(|&t| ir::AbiParam::new(t)));
+        sig.returns.push(ir::AbiParam::new(self.ptr()));
+        let signature = b.import_signature(sig);
+        let f = b.import_function(ExtFuncData {
+            name: ExternalName::LibCall(call),
+            signature,
+            colocated: false,
+            patchable: false,
+        });
+        self.libcalls.insert(call, f);
+        f
     }
 
     // ----- globals -----
