@@ -45,11 +45,14 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz_command(&args[1..]),
         Some("telnet-stress") => telnet_stress::telnet_stress_command(&args[1..]),
         Some("busybox-tests") => busybox_tests::busybox_tests_command(&args[1..]),
-        Some("guest") => guest().map(|_| ()),
+        Some("guest") => guest().map(|(kernel, busybox)| {
+            // The cache keeps older builds too: say which ones are current.
+            println!("{}\n{}", kernel.display(), busybox.display());
+        }),
         Some("run") => run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime (all targets)\n  runtime [--target x86_64|aarch64|riscv64]  build the runtime for a target (default: all)\n  guest   build kernel.wasm and busybox.wasm (cached)\n  bench [--runs N] [--only a,b] [--callgrind] [--interrupt-checks] [--install-wasmtime] [--no-write]  workloads vs native, wasm2c, wasmtime\n  fuzz [--cases N] [--seed S] [--malformed M] | fuzz one SEED | fuzz reduce SEED  differential fuzzing against wasmi\n  boot-bench [--runs N] [--idle-secs S]  time the Linux image: build, -c true, first prompt, idle CPU\n  busybox-tests [--target T] [APPLET...]  BusyBox's testsuite in the guest vs native\n  telnet-stress [--sessions N] [--commands M] [--rounds R]  many telnet sessions against a headless image"
+                "usage: cargo xtask <command>\n\n  run     set up, build guest + compiler + linux-x64, boot it\n  test    run all tests (installs what they need)\n  setup   install packages, build compiler and runtime (all targets)\n  runtime [--target x86_64|aarch64|riscv64]  build the runtime for a target (default: all)\n  guest   build kernel.wasm and busybox.wasm (cached), print their paths\n  bench [--runs N] [--only a,b] [--callgrind] [--interrupt-checks] [--install-wasmtime] [--no-write]  workloads vs native, wasm2c, wasmtime\n  fuzz [--cases N] [--seed S] [--malformed M] | fuzz one SEED | fuzz reduce SEED  differential fuzzing against wasmi\n  boot-bench [--runs N] [--idle-secs S]  time the Linux image: build, -c true, first prompt, idle CPU\n  busybox-tests [--target T] [APPLET...]  BusyBox's testsuite in the guest vs native\n  telnet-stress [--sessions N] [--commands M] [--rounds R]  many telnet sessions against a headless image"
             );
             return ExitCode::from(2);
         }
