@@ -3,9 +3,9 @@
 //! two levels of the recursion. Tree walks and naive recursions spend most
 //! of their time entering and leaving frames (a binary tree's leaves are
 //! half its calls), and Cranelift gives every calling function a full
-//! prologue; halving the calls halves that. GCC does the same at -O3
-//! (`max-inline-recursive-depth`); clang does not, which is why wasm2c's
-//! output keeps every call.
+//! prologue; halving the calls halves that. GCC does the same (its
+//! `max-inline-recursive-depth` parameters); clang does not, which is why
+//! wasm2c's output keeps every call.
 //!
 //! Only self-calls are inlined: a trap in the inlined copy is still in the
 //! function the trap table names, so trap messages stay exact.
@@ -28,7 +28,7 @@ const MAX_SITES: usize = 2;
 /// did.
 pub fn inline_self_calls(ctx: &mut Context, def_index: u32) -> Result<bool, String> {
     let func = &ctx.func;
-    let me = UserExternalName::new(0, def_index);
+    let me = crate::codegen::defined_func_name(def_index);
     let mut instructions = 0;
     let mut sites = 0;
     for block in func.layout.blocks() {
@@ -107,7 +107,7 @@ mod tests {
         let funcs = translate_with(wat, BoundsMode::Guard).expect("translates");
         let mut ctx = Context::for_function(funcs[index as usize].clone());
         let inlined = inline_self_calls(&mut ctx, index).expect("inlines");
-        let me = UserExternalName::new(0, index);
+        let me = crate::codegen::defined_func_name(index);
         let func = &ctx.func;
         let calls = func
             .layout
