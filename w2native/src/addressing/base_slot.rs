@@ -32,14 +32,17 @@ pub fn heap_base_in_slot(func: &mut ir::Function, base_offset: i32) {
         // memory accesses may be context-free, called with a null vmctx.
         return;
     }
-    let slot = func.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
+    let ptr = func.dfg.value_type(base);
+    let slot = func.create_sized_stack_slot(StackSlotData::new(
+        StackSlotKind::ExplicitSlot,
+        ptr.bytes(),
+        ptr.bytes().ilog2() as u8,
+    ));
     let mut pos = FuncCursor::new(func).after_inst(load);
-    pos.ins().stack_store(ir::types::I64, base, slot, 0);
+    pos.ins().stack_store(ptr, base, slot, 0);
     for inst in users {
         pos.goto_inst(inst);
-        let reload = pos
-            .ins()
-            .stack_load(ir::types::I64, ir::types::I64, slot, 0);
+        let reload = pos.ins().stack_load(ptr, ptr, slot, 0);
         for arg in pos.func.dfg.inst_args_mut(inst) {
             if *arg == base {
                 *arg = reload;

@@ -220,13 +220,11 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
     ) -> (Value, i32) {
         let index = self.to_ptr(b, addr);
         if self.env.bounds == BoundsMode::Explicit && self.needs_check(b, addr, offset, bytes) {
-            // 64-bit arithmetic cannot overflow: addr < 2^32, offset < 2^32.
-            let end = b
+            // offset < 2^32 as well: the end fits in 64 bits.
+            let len = b
                 .ins()
-                .iadd_imm_s(index, (offset + u64::from(bytes)) as i64);
-            let length = self.memory_length(b);
-            let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, end, length);
-            self.trapnz(b, oob, Trap::MemoryOutOfBounds);
+                .iconst(self.ptr(), (offset + u64::from(bytes)) as i64);
+            self.check_range(b, index, len);
         }
         let base = self.memory_base(b);
         let ptr = b.ins().iadd(base, index);
@@ -306,7 +304,8 @@ impl<'a, 'e> FuncEnv<'a, 'e> {
     }
 
     /// Traps unless `[start, start + len)` lies inside the memory. Both are
-    /// zero-extended 32-bit values, so the sum cannot wrap in 64 bits.
+    /// below 2^32 (zero-extended wasm values or constants), so the sum cannot
+    /// wrap in 64 bits. `explicit_check` recognizes the shape it emits.
     fn check_range(&mut self, b: &mut FunctionBuilder, start: Value, len: Value) {
         assert_eq!(self.ptr(), types::I64, "linear memory on 64-bit hosts only");
         let end = b.ins().iadd(start, len);
